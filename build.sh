@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# build.sh — one entry point for users, developers and CI: installs the Debian packages a verb needs
+# (when missing), configures CMake with the matching preset and runs the verb.
+#
+#   ./build.sh demo        release build, then the demo            (tier: build)
+#   ./build.sh test        debug build (-Werror) + every test label (tier: test)
+#   ./build.sh sanitize    ASan+UBSan build + every test label      (tier: test)
+#   ./build.sh fuzz-ci     clang-14 libFuzzer build, each target for a bounded time (tier: fuzz)
+#   ./build.sh fuzz        same, longer (FUZZ_SECONDS per target, default 300)
+#   ./build.sh valgrind    debug build, the `valgrind` subset under memcheck (tier: test)
+#   ./build.sh bench       release build, the benchmarks (tier: bench)
+#   ./build.sh deps TIER   only install a tier's packages (build|test|fuzz|bench)
+#   ./build.sh clean       remove build/
+set -euo pipefail
+cd "$(dirname "$0")"
+
+TIER_BUILD="build-essential cmake pkg-config libssl-dev libevent-dev libzstd-dev libjansson-dev liblmdb-dev"
+TIER_TEST="$TIER_BUILD libcmocka-dev valgrind iproute2 nftables"
+TIER_FUZZ="$TIER_BUILD clang-14 libclang-rt-14-dev llvm-14"
+TIER_BENCH="$TIER_BUILD"
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+need_packages() {  # prints the packages of the list that are not installed
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  echo "${missing[*]:-}"
+}
+
+deps() {
+  local tier=$1 list
+  case "$tier" in
+    build) list=$TIER_BUILD ;; test) list=$TIER_TEST ;; fuzz) list=$TIER_FUZZ ;; bench) list=$TIER_BENCH ;;
+    *) echo "build.sh: unknown tier '$tier' (build|test|fuzz|bench)" >&2; exit 2 ;;
+  esac
+  if ! command -v dpkg-query >/dev/null; then
+    echo "build.sh: not a Debian system; install the equivalents of: $list" >&2
+    return 0
+  fi
+  # shellcheck disable=SC2086
+  local missing; missing=$(need_packages $list)
+  [ -z "$missing" ] && return 0
+  local cmd="apt-get install -y --no-install-recommends $missing"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      echo "build.sh: missing packages; run as root:" >&2
+      echo "  apt-get update && DEBIAN_FRONTEND=noninteractive $cmd" >&2
+      exit 2
+    fi
+  fi
+  echo "build.sh: installing $missing" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # shellcheck disable=SC2086
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+configure_build() {  # preset
+  cmake --preset "$1" >/dev/null
+  cmake --build "build/$1" -j"$JOBS"
+}
+
+run_ctest() {  # preset, extra ctest args...
+  local preset=$1; shift
+  export MK_DHT=off
+  ctest --test-dir "build/$preset" --output-on-failure -j2 "$@"
+}
+
+fuzz_run() {  # seconds per target
+  local secs=$1 pass=0 fail=0
+  configure_build fuzz
+  local work; work=$(mktemp -d)
+  for bin in build/fuzz/bin/fuzz_*; do
+    local name; name=$(basename "$bin"); local short=${name#fuzz_}
+    mkdir -p "$work/$short"
+    cp -r tests/fuzz/corpus/"$short"/. "$work/$short"/ 2>/dev/null || true
+    if "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+         "$work/$short" >"$work/$short.log" 2>&1; then
+      echo "fuzz: $name $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$work/$short.log" | grep -o '[0-9]*$') execs in ${secs} s, OK"
+      pass=$((pass + 1))
+    else
+      echo "fuzz: $name FAILED; reproduce with: $bin <crash file>"; tail -n 40 "$work/$short.log"
+      for f in crash-* leak-* timeout-* oom-*; do [ -f "$f" ] && { echo "input (base64):"; head -c 4096 "$f" | base64; rm -f "$f"; }; done
+      fail=$((fail + 1))
+    fi
+  done
+  rm -rf "$work"
+  echo "$pass passed, $fail failed"
+  [ "$fail" -eq 0 ]
+}
+
+verb=${1:-}
+case "$verb" in
+  demo)
+    deps build
+    configure_build release
+    exec build/release/bin/mosaik-demo "${@:2}" ;;
+  test)
+    deps test
+    configure_build debug
+    run_ctest debug "${@:2}" ;;
+  sanitize)
+    deps test
+    configure_build asan
+    export MK_TIME_FACTOR=${MK_TIME_FACTOR:-3}
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    run_ctest asan -LE 'bench-smoke|valgrind-only' "${@:2}" ;;
+  fuzz-ci)
+    deps fuzz
+    fuzz_run "${MK_FUZZ_SECONDS:-10}" ;;
+  fuzz)
+    deps fuzz
+    fuzz_run "${FUZZ_SECONDS:-300}" ;;
+  valgrind)
+    deps test
+    configure_build debug
+    export MK_TIME_FACTOR=${MK_TIME_FACTOR:-10}
+    run_ctest debug -L valgrind -T memcheck "${@:2}" ;;
+  bench)
+    deps bench
+    configure_build release
+    for b in build/release/bin/bench_*; do "$b" "${@:2}"; done ;;
+  deps)
+    deps "${2:?usage: ./build.sh deps build|test|fuzz|bench}" ;;
+  clean)
+    rm -rf build ;;
+  *)
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit 2 ;;
+esac

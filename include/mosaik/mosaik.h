@@ -1,0 +1,10 @@
+/* mosaik/mosaik.h — umbrella header: include this to get the whole public API. */
+#ifndef MOSAIK_MOSAIK_H
+#define MOSAIK_MOSAIK_H
+
+#include "mosaik/core.h"
+#include "mosaik/id.h"
+#include "mosaik/network.h"
+#include "mosaik/metrics.h"
+
+#endif
