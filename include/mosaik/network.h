@@ -103,7 +103,8 @@ void mk_network_secret_key(const mk_network_t *n, mk_secret_key_t *out);
 int mk_network_addr(const mk_network_t *n, mk_peer_addr_t *out);
 /* Text form "<peer>@<addr>,…" into buf; snprintf contract (returns the full length, or < 0). */
 int mk_network_addr_str(const mk_network_t *n, char *buf, size_t cap);
-/* Bound "ip:port" of the metrics endpoint; MK_ENOTFOUND when it is off. */
+/* Bound "ip:port" of the metrics endpoint into buf: MK_OK; MK_ENOTFOUND when it is off; MK_ETOOBIG if
+ * cap is too small (64 bytes always suffice). */
 int mk_network_metrics_addr(const mk_network_t *n, char *buf, size_t cap);
 /* True when the caller runs on this network's loop thread. */
 bool mk_network_on_loop(const mk_network_t *n);
