@@ -243,6 +243,23 @@ static void blocking_call_on_loop_thread_returns_edeadlk(void **state) {
     mkt_pair_close(&p);
 }
 
+static void sleep_on_loop(mk_network_t *n, void *arg) {
+    (void)n;
+    (void)arg;
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static void slow_loop_callback_logs_one_watchdog_warning(void **state) {
+    (void)state;
+    mk_network_t *n = mkt_net_new(NULL);
+    mkt_log_clear();
+    assert_int_equal(mk_loop_call(n, sleep_on_loop, NULL, mkt_ms(2000), NULL), MK_OK);
+    MKT_WAIT_UNTIL(mkt_log_contains("blocked the loop"), 2);
+    assert_int_equal(mkt_log_count("blocked the loop"), 1);
+    mk_network_free(n);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(close_with_code_delivers_earlier_frames_then_code),
@@ -256,6 +273,7 @@ int main(void) {
         cmocka_unit_test(exporter_matches_at_both_ends_and_differs_across_labels),
         cmocka_unit_test(rtt_is_sampled_after_round_trips),
         cmocka_unit_test(blocking_call_on_loop_thread_returns_edeadlk),
+        cmocka_unit_test(slow_loop_callback_logs_one_watchdog_warning),
     };
     return mkt_run("integration.net.links", tests, sizeof tests / sizeof tests[0]);
 }
