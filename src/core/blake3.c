@@ -1,136 +1,207 @@
-/* core/blake3.c — portable BLAKE3, written from the BLAKE3 specification: chunk state, the compression
- * function, the chaining-value stack that merges complete subtrees, and root output for any length. */
+/* core/blake3.c — portable BLAKE3, written from the BLAKE3 specification: the compression function,
+ * chunk chaining, the stack of complete-subtree chaining values (merged as soon as a subtree is complete
+ * and more input is known to follow), and root output of any length. Whole blocks and whole chunks are
+ * compressed straight from the caller's buffer; only a chunk's trailing block is buffered, because it
+ * may turn out to be the root. */
 #include "core/blake3.h"
 
 #include <string.h>
 
-enum { CHUNK_START = 1, CHUNK_END = 2, PARENT = 4, ROOT = 8, KEYED_HASH = 16 };
+enum {
+    CHUNK_START = 1 << 0,
+    CHUNK_END = 1 << 1,
+    PARENT = 1 << 2,
+    ROOT = 1 << 3,
+    KEYED_HASH = 1 << 4,
+    DERIVE_KEY_CONTEXT = 1 << 5,
+    DERIVE_KEY_MATERIAL = 1 << 6,
+};
 
-static const uint32_t IV[8] = {0x6A09E667, 0xBB67AE85, 0x3C6EF372, 0xA54FF53A,
-                               0x510E527F, 0x9B05688C, 0x1F83D9AB, 0x5BE0CD19};
-static const uint8_t PERM[16] = {2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8};
+static const uint32_t IV[8] = {0x6A09E667u, 0xBB67AE85u, 0x3C6EF372u, 0xA54FF53Au,
+                               0x510E527Fu, 0x9B05688Cu, 0x1F83D9ABu, 0x5BE0CD19u};
 
-static inline uint32_t rotr(uint32_t x, int n) { return x >> n | x << (32 - n); }
+/* Message word order of each of the 7 rounds: round r uses the permutation
+ * {2,6,3,10,7,0,4,13,1,11,12,5,9,14,15,8} applied r times to the identity. */
+static const uint8_t SCHEDULE[7][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {2, 6, 3, 10, 7, 0, 4, 13, 1, 11, 12, 5, 9, 14, 15, 8},
+    {3, 4, 10, 12, 13, 2, 7, 14, 6, 5, 9, 0, 11, 15, 8, 1},
+    {10, 7, 12, 9, 14, 3, 13, 15, 4, 0, 11, 2, 5, 8, 1, 6},
+    {12, 13, 9, 11, 15, 10, 14, 8, 7, 2, 5, 3, 0, 1, 6, 4},
+    {9, 14, 11, 5, 8, 12, 15, 1, 13, 3, 0, 10, 2, 6, 4, 7},
+    {11, 15, 5, 0, 1, 9, 8, 6, 14, 10, 2, 12, 3, 4, 7, 13},
+};
 
-static inline void g(uint32_t *s, int a, int b, int c, int d, uint32_t x, uint32_t y) {
-    s[a] = s[a] + s[b] + x;
-    s[d] = rotr(s[d] ^ s[a], 16);
-    s[c] = s[c] + s[d];
-    s[b] = rotr(s[b] ^ s[c], 12);
-    s[a] = s[a] + s[b] + y;
-    s[d] = rotr(s[d] ^ s[a], 8);
-    s[c] = s[c] + s[d];
-    s[b] = rotr(s[b] ^ s[c], 7);
-}
+static inline uint32_t rotr32(uint32_t x, unsigned n) { return (x >> n) | (x << (32u - n)); }
 
-static inline uint32_t load32(const uint8_t *p) {
+static inline uint32_t load32_le(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static inline void store32(uint8_t *p, uint32_t v) {
+static inline void store32_le(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
     p[3] = (uint8_t)(v >> 24);
 }
 
-/* The compression function: 7 rounds over a 16-word state; out receives all 16 output words. */
-static void compress(const uint32_t cv[8], const uint8_t block[64], uint8_t block_len, uint64_t counter,
-                     uint8_t flags, uint32_t out[16]) {
-    uint32_t m[16], t[16], s[16];
-    for (int i = 0; i < 16; i++) m[i] = load32(block + 4 * i);
-    memcpy(s, cv, 32);
+#define G(a, b, c, d, x, y)                  \
+    do {                                     \
+        s[a] = s[a] + s[b] + (x);            \
+        s[d] = rotr32(s[d] ^ s[a], 16);      \
+        s[c] = s[c] + s[d];                  \
+        s[b] = rotr32(s[b] ^ s[c], 12);      \
+        s[a] = s[a] + s[b] + (y);            \
+        s[d] = rotr32(s[d] ^ s[a], 8);       \
+        s[c] = s[c] + s[d];                  \
+        s[b] = rotr32(s[b] ^ s[c], 7);       \
+    } while (0)
+
+/* The 7-round compression of one 64-byte block; leaves the full 16-word state in s. */
+static void compress_state(const uint32_t cv[8], const uint8_t block[64], uint32_t block_len,
+                           uint64_t counter, uint32_t flags, uint32_t s[16]) {
+    uint32_t m[16];
+    for (int i = 0; i < 16; i++) m[i] = load32_le(block + 4 * i);
+    for (int i = 0; i < 8; i++) s[i] = cv[i];
     s[8] = IV[0], s[9] = IV[1], s[10] = IV[2], s[11] = IV[3];
     s[12] = (uint32_t)counter, s[13] = (uint32_t)(counter >> 32), s[14] = block_len, s[15] = flags;
     for (int r = 0; r < 7; r++) {
-        g(s, 0, 4, 8, 12, m[0], m[1]);
-        g(s, 1, 5, 9, 13, m[2], m[3]);
-        g(s, 2, 6, 10, 14, m[4], m[5]);
-        g(s, 3, 7, 11, 15, m[6], m[7]);
-        g(s, 0, 5, 10, 15, m[8], m[9]);
-        g(s, 1, 6, 11, 12, m[10], m[11]);
-        g(s, 2, 7, 8, 13, m[12], m[13]);
-        g(s, 3, 4, 9, 14, m[14], m[15]);
-        if (r < 6) {
-            for (int i = 0; i < 16; i++) t[i] = m[PERM[i]];
-            memcpy(m, t, sizeof m);
-        }
+        const uint8_t *w = SCHEDULE[r];
+        G(0, 4, 8, 12, m[w[0]], m[w[1]]);
+        G(1, 5, 9, 13, m[w[2]], m[w[3]]);
+        G(2, 6, 10, 14, m[w[4]], m[w[5]]);
+        G(3, 7, 11, 15, m[w[6]], m[w[7]]);
+        G(0, 5, 10, 15, m[w[8]], m[w[9]]);
+        G(1, 6, 11, 12, m[w[10]], m[w[11]]);
+        G(2, 7, 8, 13, m[w[12]], m[w[13]]);
+        G(3, 4, 9, 14, m[w[14]], m[w[15]]);
     }
+}
+
+/* Compression truncated to a chaining value, updating cv in place. */
+static void compress_in_place(uint32_t cv[8], const uint8_t block[64], uint32_t block_len, uint64_t counter,
+                              uint32_t flags) {
+    uint32_t s[16];
+    compress_state(cv, block, block_len, counter, flags, s);
+    for (int i = 0; i < 8; i++) cv[i] = s[i] ^ s[i + 8];
+}
+
+/* Full 64-byte output block (used for root output). */
+static void compress_xof(const uint32_t cv[8], const uint8_t block[64], uint32_t block_len, uint64_t counter,
+                         uint32_t flags, uint8_t out[64]) {
+    uint32_t s[16];
+    compress_state(cv, block, block_len, counter, flags, s);
     for (int i = 0; i < 8; i++) {
-        out[i] = s[i] ^ s[i + 8];
-        out[i + 8] = s[i + 8] ^ cv[i];
+        store32_le(out + 4 * i, s[i] ^ s[i + 8]);
+        store32_le(out + 32 + 4 * i, s[i + 8] ^ cv[i]);
     }
 }
 
-static void compress_cv(uint32_t cv[8], const uint8_t block[64], uint8_t len, uint64_t counter, uint8_t flags) {
-    uint32_t out[16];
-    compress(cv, block, len, counter, flags, out);
-    memcpy(cv, out, 32);
+/* The 64-byte block of a parent node: left child's CV, then the right child's. */
+static void parent_block(const uint32_t left[8], const uint32_t right[8], uint8_t block[64]) {
+    for (int i = 0; i < 8; i++) {
+        store32_le(block + 4 * i, left[i]);
+        store32_le(block + 32 + 4 * i, right[i]);
+    }
 }
 
-static void init_with(mk_blake3_t *h, const uint32_t key[8], uint8_t flags) {
+static void init_with_key(mk_blake3_t *h, const uint32_t key[8], uint8_t mode_flags) {
     memset(h, 0, sizeof *h);
-    memcpy(h->key, key, 32);
-    memcpy(h->cv, key, 32);
-    h->flags = flags;
+    memcpy(h->key, key, sizeof h->key);
+    memcpy(h->chunk_cv, key, sizeof h->chunk_cv);
+    h->mode_flags = mode_flags;
 }
 
-void mk_blake3_init(mk_blake3_t *h) { init_with(h, IV, 0); }
+void mk_blake3_init(mk_blake3_t *h) { init_with_key(h, IV, 0); }
 
-void mk_blake3_init_keyed(mk_blake3_t *h, const uint8_t key[32]) {
-    uint32_t k[8];
-    for (int i = 0; i < 8; i++) k[i] = load32(key + 4 * i);
-    init_with(h, k, KEYED_HASH);
+void mk_blake3_init_keyed(mk_blake3_t *h, const uint8_t key[MK_BLAKE3_KEY_LEN]) {
+    uint32_t words[8];
+    for (int i = 0; i < 8; i++) words[i] = load32_le(key + 4 * i);
+    init_with_key(h, words, KEYED_HASH);
 }
 
-static size_t chunk_len(const mk_blake3_t *h) { return (size_t)h->blocks_compressed * 64 + h->block_len; }
+void mk_blake3_init_derive_key(mk_blake3_t *h, const char *context) {
+    uint8_t context_key[32];
+    uint32_t words[8];
+    init_with_key(h, IV, DERIVE_KEY_CONTEXT);
+    mk_blake3_update(h, context, strlen(context));
+    mk_blake3_finalize(h, context_key);
+    for (int i = 0; i < 8; i++) words[i] = load32_le(context_key + 4 * i);
+    init_with_key(h, words, DERIVE_KEY_MATERIAL);
+}
 
-static uint8_t start_flag(const mk_blake3_t *h) { return h->blocks_compressed == 0 ? CHUNK_START : 0; }
+static uint32_t chunk_start_flag(const mk_blake3_t *h) { return h->blocks_compressed == 0 ? CHUNK_START : 0; }
 
-/* Parent node chaining value of two children. */
-static void parent_cv(const uint32_t l[8], const uint32_t r[8], const uint32_t key[8], uint8_t flags,
-                      uint32_t out[8]) {
+/* Adds the CV of a finished, non-final chunk. total_chunks counts the chunks finished so far, this one
+ * included: each trailing zero bit of it marks a subtree that this chunk completes, merged now. */
+static void push_chunk_cv(mk_blake3_t *h, const uint32_t chunk_cv[8], uint64_t total_chunks) {
+    uint32_t cv[8];
     uint8_t block[64];
-    for (int i = 0; i < 8; i++) {
-        store32(block + 4 * i, l[i]);
-        store32(block + 32 + 4 * i, r[i]);
-    }
-    memcpy(out, key, 32);
-    compress_cv(out, block, 64, 0, flags | PARENT);
-}
-
-/* Pushes a finished chunk's CV, merging completed subtrees (one merge per trailing zero bit). */
-static void push_cv(mk_blake3_t *h, uint32_t cv[8], uint64_t total_chunks) {
+    memcpy(cv, chunk_cv, sizeof cv);
     while ((total_chunks & 1) == 0) {
-        h->cv_stack_len--;
-        parent_cv(h->cv_stack[h->cv_stack_len], cv, h->key, h->flags, cv);
+        h->stack_len--;
+        parent_block(h->cv_stack[h->stack_len], cv, block);
+        memcpy(cv, h->key, sizeof cv);
+        compress_in_place(cv, block, 64, 0, (uint32_t)h->mode_flags | PARENT);
         total_chunks >>= 1;
     }
-    memcpy(h->cv_stack[h->cv_stack_len++], cv, 32);
+    memcpy(h->cv_stack[h->stack_len], cv, sizeof cv);
+    h->stack_len++;
+}
+
+/* Closes the current chunk (its final block is buffered, and more input follows) and starts the next. */
+static void finish_buffered_chunk(mk_blake3_t *h) {
+    compress_in_place(h->chunk_cv, h->block, h->block_len, h->chunk_counter,
+                      (uint32_t)h->mode_flags | chunk_start_flag(h) | CHUNK_END);
+    h->chunk_counter++;
+    push_chunk_cv(h, h->chunk_cv, h->chunk_counter);
+    memcpy(h->chunk_cv, h->key, sizeof h->chunk_cv);
+    h->blocks_compressed = 0;
+    h->block_len = 0;
+}
+
+/* Hashes one whole chunk straight from the input; the caller knows more input follows it. */
+static void hash_whole_chunk(mk_blake3_t *h, const uint8_t *p) {
+    uint32_t cv[8];
+    uint32_t flags = h->mode_flags;
+    memcpy(cv, h->key, sizeof cv);
+    for (int i = 0; i < 16; i++) {
+        uint32_t block_flags = flags | (i == 0 ? CHUNK_START : 0) | (i == 15 ? CHUNK_END : 0);
+        compress_in_place(cv, p + 64 * i, 64, h->chunk_counter, block_flags);
+    }
+    h->chunk_counter++;
+    push_chunk_cv(h, cv, h->chunk_counter);
 }
 
 void mk_blake3_update(mk_blake3_t *h, const void *in, size_t n) {
     const uint8_t *p = in;
     while (n > 0) {
-        if (chunk_len(h) == MK_BLAKE3_CHUNK_LEN) {  /* the chunk is complete and more input follows */
-            uint32_t cv[8];
-            memcpy(cv, h->cv, 32);
-            compress_cv(cv, h->block, h->block_len, h->chunk_counter, h->flags | start_flag(h) | CHUNK_END);
-            h->chunk_counter++;
-            push_cv(h, cv, h->chunk_counter);
-            memcpy(h->cv, h->key, 32);
-            h->blocks_compressed = 0;
-            h->block_len = 0;
-            memset(h->block, 0, 64);
+        size_t chunk_used = (size_t)h->blocks_compressed * 64 + h->block_len;
+        if (chunk_used == MK_BLAKE3_CHUNK_LEN) {
+            finish_buffered_chunk(h);
+            chunk_used = 0;
         }
-        if (h->block_len == 64) {  /* a full block with more input after it: compress it */
-            compress_cv(h->cv, h->block, 64, h->chunk_counter, h->flags | start_flag(h));
+        if (chunk_used == 0 && n > MK_BLAKE3_CHUNK_LEN) {
+            hash_whole_chunk(h, p);
+            p += MK_BLAKE3_CHUNK_LEN;
+            n -= MK_BLAKE3_CHUNK_LEN;
+            continue;
+        }
+        if (h->block_len == 64) {  /* a full block, not the chunk's last, with input after it */
+            compress_in_place(h->chunk_cv, h->block, 64, h->chunk_counter,
+                              (uint32_t)h->mode_flags | chunk_start_flag(h));
             h->blocks_compressed++;
             h->block_len = 0;
-            memset(h->block, 0, 64);
         }
-        size_t want = 64 - h->block_len;
-        size_t take = want < n ? want : n;
+        /* Whole blocks straight from the input while another byte of this chunk follows each. */
+        while (h->block_len == 0 && n > 64 && h->blocks_compressed < 15) {
+            compress_in_place(h->chunk_cv, p, 64, h->chunk_counter, (uint32_t)h->mode_flags | chunk_start_flag(h));
+            h->blocks_compressed++;
+            p += 64;
+            n -= 64;
+        }
+        size_t room = 64u - h->block_len;
+        size_t take = n < room ? n : room;
         memcpy(h->block + h->block_len, p, take);
         h->block_len = (uint8_t)(h->block_len + take);
         p += take;
@@ -139,44 +210,38 @@ void mk_blake3_update(mk_blake3_t *h, const void *in, size_t n) {
 }
 
 void mk_blake3_finalize_xof(const mk_blake3_t *h, uint8_t *out, size_t outlen) {
-    /* Output node: the last chunk's final block, then parents up the stack. */
-    uint32_t in_cv[8];
-    uint8_t block[64];
-    uint8_t block_len, flags;
+    /* The output node starts as the current chunk's last block; each stacked subtree, youngest first,
+     * then becomes the left sibling of what we have, and the parent becomes the output node. */
+    uint32_t cv[8];
+    uint8_t block[64] = {0};
+    uint32_t block_len = h->block_len;
     uint64_t counter = h->chunk_counter;
-    memcpy(in_cv, h->cv, 32);
-    memcpy(block, h->block, 64);
-    block_len = h->block_len;
-    flags = (uint8_t)(h->flags | start_flag(h) | CHUNK_END);
-    for (size_t i = h->cv_stack_len; i > 0; i--) {
-        uint32_t child[8];
-        compress_cv(in_cv, block, block_len, counter, flags);
-        memcpy(child, in_cv, 32);
-        for (int k = 0; k < 8; k++) {
-            store32(block + 4 * k, h->cv_stack[i - 1][k]);
-            store32(block + 32 + 4 * k, child[k]);
-        }
-        memcpy(in_cv, h->key, 32);
+    uint32_t flags = (uint32_t)h->mode_flags | chunk_start_flag(h) | CHUNK_END;
+    memcpy(cv, h->chunk_cv, sizeof cv);
+    memcpy(block, h->block, h->block_len);
+    for (size_t i = h->stack_len; i > 0; i--) {
+        compress_in_place(cv, block, block_len, counter, flags);
+        parent_block(h->cv_stack[i - 1], cv, block);
+        memcpy(cv, h->key, sizeof cv);
         block_len = 64;
         counter = 0;
-        flags = (uint8_t)(h->flags | PARENT);
+        flags = (uint32_t)h->mode_flags | PARENT;
     }
-    uint64_t out_counter = 0;
-    while (outlen > 0) {
-        uint32_t words[16];
-        uint8_t bytes[64];
-        compress(in_cv, block, block_len, out_counter++, (uint8_t)(flags | ROOT), words);
-        for (int k = 0; k < 16; k++) store32(bytes + 4 * k, words[k]);
+    uint8_t out_block[64];
+    for (uint64_t out_counter = 0; outlen > 0; out_counter++) {
+        compress_xof(cv, block, block_len, out_counter, flags | ROOT, out_block);
         size_t take = outlen < 64 ? outlen : 64;
-        memcpy(out, bytes, take);
+        memcpy(out, out_block, take);
         out += take;
         outlen -= take;
     }
 }
 
-void mk_blake3_finalize(const mk_blake3_t *h, uint8_t out[32]) { mk_blake3_finalize_xof(h, out, 32); }
+void mk_blake3_finalize(const mk_blake3_t *h, uint8_t out[MK_BLAKE3_OUT_LEN]) {
+    mk_blake3_finalize_xof(h, out, MK_BLAKE3_OUT_LEN);
+}
 
-void mk_blake3(const void *in, size_t n, uint8_t out[32]) {
+void mk_blake3(const void *in, size_t n, uint8_t out[MK_BLAKE3_OUT_LEN]) {
     mk_blake3_t h;
     mk_blake3_init(&h);
     mk_blake3_update(&h, in, n);
