@@ -426,8 +426,11 @@ static void on_event(struct bufferevent *bev, short events, void *arg) {
             err.sys_errno = code ? 0 : sys;
             mk_net_count_hs_failure(l->net, l->dialer, "tls");
         }
+        /* Identity failures of inbound peers (a wrong key, our own PeerId) hint at a misconfigured or
+         * hostile node, so they are worth a rate-limited warning; plain TLS noise stays at debug. */
         if (!l->dialer)
-            MK_LOGF_RL(MK_MOD_NET, MK_LOG_DEBUG, l->net->self_short, "inbound handshake failed: %s", err.msg);
+            MK_LOGF_RL(MK_MOD_NET, l->tls.failure ? MK_LOG_WARN : MK_LOG_DEBUG, l->net->self_short,
+                       "inbound handshake failed: %s", err.msg);
         if (l->dialer && !l->open_reported) {
             l->open_reported = true;
             if (l->ops && l->ops->on_open) l->ops->on_open(l, l->ctx, err.code, &err);
@@ -475,7 +478,8 @@ static bool parse_one(mk_link_t *l, struct evbuffer *in) {
     mk_frame_hdr_t hdr;
     mk_error_t err;
     if (mk_frame_parse_header(h, l->net->cfg.max_frame_size, &hdr, &err) != MK_OK) {
-        mk_sess_action_t a = mk_sess_on_violation(&l->sess, hdr.control ? "control" : "oversize", err.msg);
+        mk_sess_action_t a =
+            mk_sess_on_violation(&l->sess, hdr.control ? "control" : "oversize", mk_frame_error_reason(&err));
         apply(l, &a);
         return false;
     }
@@ -486,7 +490,7 @@ static bool parse_one(mk_link_t *l, struct evbuffer *in) {
     if (hdr.control) {
         mk_control_t c;
         if (mk_control_decode(p + 4, hdr.len, &c, &err) != MK_OK) {
-            a = mk_sess_on_violation(&l->sess, "control", err.msg);
+            a = mk_sess_on_violation(&l->sess, "control", mk_frame_error_reason(&err));
         } else if (c.kind == MK_CONTROL_HELLO) {
             a = mk_sess_on_hello(&l->sess, c.hello.version, &c.hello.network_id, c.hello.max_frame);
         } else {
@@ -533,8 +537,9 @@ static void on_read(struct bufferevent *bev, void *arg) {
 
 static void on_write(struct bufferevent *bev, void *arg) {
     mk_link_t *l = arg;
-    (void)bev;
-    if (l->phase == MK_LINK_CLOSING) send_fin(l);
+    /* The write callback can run for an earlier flush while our Close is still queued; close_notify
+     * must follow the Close frame, so the FIN waits for an empty output buffer. */
+    if (l->phase == MK_LINK_CLOSING && evbuffer_get_length(bufferevent_get_output(bev)) == 0) send_fin(l);
 }
 
 /* Output buffer accounting: bytes handed to TLS leave the queue; wakes blocked senders below half. */
