@@ -653,15 +653,19 @@ void mk_link_drain_outbox(mk_network_t *n, void *arg) {
     out = l->outbox;
     l->outbox = (mk_buf_t)MK_BUF_INIT;
     l->flush_posted = false;
+    /* Count the bytes as socket-bound before senders can see the empty outbox, so that the queue
+     * bound (outbox + socket buffer < write mark) holds while they move. */
+    atomic_fetch_add_explicit(&l->sock_out, out.len, memory_order_relaxed);
     pthread_mutex_unlock(&l->mu);
-    if (l->bev && (l->phase == MK_LINK_OPEN || l->phase == MK_LINK_HELLO) && out.len) {
-        struct evbuffer *ob = bufferevent_get_output(l->bev);
+    struct evbuffer *ob = l->bev ? bufferevent_get_output(l->bev) : NULL;
+    if (ob && (l->phase == MK_LINK_OPEN || l->phase == MK_LINK_HELLO) && out.len) {
         if (out.len < MK_COPY_MAX) {
             evbuffer_add(ob, out.ptr, out.len);  /* small: coalesce with what is queued */
         } else if (evbuffer_add_reference(ob, out.ptr, out.len, free_ref, NULL) == 0) {
             out = (mk_buf_t)MK_BUF_INIT;        /* the evbuffer owns the bytes now */
         }
     }
+    atomic_store_explicit(&l->sock_out, ob ? evbuffer_get_length(ob) : 0, memory_order_relaxed);
     mk_buf_free(&out);
     mk_link_release(l);
 }
