@@ -84,7 +84,7 @@ int mk_buf_append(mk_buf_t *b, const void *p, size_t n);
 /* Tri-state switch used by configuration structs: zero means "the subsystem's default". */
 typedef enum { MK_TOGGLE_DEFAULT = 0, MK_TOGGLE_ON, MK_TOGGLE_OFF } mk_toggle_t;
 
-/* Static text for a status code, e.g. "MK_ETIMEDOUT: timed out"; unknown codes give "MK_E?: unknown". */
+/* Static text for a status code, e.g. "MK_ETIMEDOUT: timed out"; unknown codes give "MK_E?: unknown status code". */
 const char *mk_strerror(int code);
 /* Symbolic name only, e.g. "MK_ETIMEDOUT"; NULL for unknown codes. */
 const char *mk_status_name(int code);
