@@ -1,6 +1,6 @@
 # Makefile — thin developer wrapper around build.sh (same verbs, same presets).
-.PHONY: all demo test sanitize fuzz fuzz-ci valgrind bench clean
+.PHONY: all demo test unit sanitize fuzz fuzz-ci valgrind bench clean
 all:
 	cmake --preset debug >/dev/null && cmake --build build/debug -j$$(nproc)
-demo test sanitize fuzz fuzz-ci valgrind bench clean:
+demo test unit sanitize fuzz fuzz-ci valgrind bench clean:
 	./build.sh $@

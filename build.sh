@@ -3,9 +3,10 @@
 # (when missing), configures CMake with the matching preset and runs the verb.
 #
 #   ./build.sh demo        release build, then the demo            (tier: build)
-#   ./build.sh test        debug build (-Werror) + every test label (tier: test)
-#   ./build.sh sanitize    ASan+UBSan build + every test label      (tier: test)
-#   ./build.sh fuzz-ci     clang-14 libFuzzer build, each target for a bounded time (tier: fuzz)
+#   ./build.sh test        the whole suite: unit + debug + sanitize + fuzz-ci below, one summary
+#   ./build.sh unit        debug build (-Werror) + every CTest test  (tier: test)
+#   ./build.sh sanitize    ASan+UBSan build + every CTest test      (tier: test)
+#   ./build.sh fuzz-ci     clang-14 libFuzzer+ASan build, each target MK_FUZZ_SECONDS (20) (tier: fuzz)
 #   ./build.sh fuzz        same, longer (FUZZ_SECONDS per target, default 300)
 #   ./build.sh valgrind    debug build, the `valgrind` subset under memcheck (tier: test)
 #   ./build.sh bench       release build, the benchmarks (tier: bench)
@@ -97,6 +98,26 @@ case "$verb" in
     configure_build release
     exec build/release/bin/mosaik-demo "${@:2}" ;;
   test)
+    # Every stage runs even when an earlier one failed; the last line sums them in CTest's words.
+    deps test; deps fuzz
+    total_pass=0; total_fail=0; rc=0
+    for stage in unit sanitize fuzz-ci; do
+      echo "== build.sh test: $stage"
+      log=$(mktemp)
+      "$0" "$stage" 2>&1 | tee "$log" || rc=1
+      line=$(grep -Eo '[0-9]+ tests failed out of [0-9]+' "$log" | tail -1 || true)
+      [ -z "$line" ] && line=$(grep -Eo '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1 |
+                               awk '{print $3 " tests failed out of " $1 + $3}' || true)
+      if [ -z "$line" ]; then echo "build.sh test: stage $stage printed no summary"; rc=1; total_fail=$((total_fail + 1)); fi
+      f=$(echo "$line" | awk '{print $1}'); n=$(echo "$line" | awk '{print $NF}')
+      total_pass=$((total_pass + ${n:-0} - ${f:-0})); total_fail=$((total_fail + ${f:-0}))
+      rm -f "$log"
+    done
+    all=$((total_pass + total_fail))
+    echo "build.sh test: unit, sanitize and fuzz-ci stages"
+    echo "$(( all ? 100 * total_pass / all : 0 ))% tests passed, $total_fail tests failed out of $all"
+    [ "$total_fail" -eq 0 ] && [ "$rc" -eq 0 ] ;;
+  unit)
     deps test
     configure_build debug
     run_ctest debug "${@:2}" ;;
@@ -109,7 +130,7 @@ case "$verb" in
     run_ctest asan -LE 'bench-smoke|valgrind-only' "${@:2}" ;;
   fuzz-ci)
     deps fuzz
-    fuzz_run "${MK_FUZZ_SECONDS:-10}" ;;
+    fuzz_run "${MK_FUZZ_SECONDS:-20}" ;;
   fuzz)
     deps fuzz
     fuzz_run "${FUZZ_SECONDS:-300}" ;;
