@@ -137,8 +137,20 @@ case "$verb" in
   valgrind)
     deps test
     configure_build debug
-    export MK_TIME_FACTOR=${MK_TIME_FACTOR:-10}
-    run_ctest debug -L valgrind -T memcheck "${@:2}" ;;
+    export MK_TIME_FACTOR=${MK_TIME_FACTOR:-10} MK_DHT=off
+    vpass=0; vfail=0
+    for t in $(ctest --test-dir build/debug -N -L valgrind | awk '/Test +#/ {print $3}'); do
+      bin=build/debug/bin/test_${t//./_}
+      if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+           "$bin" >"build/debug/valgrind-$t.log" 2>&1; then
+        echo "valgrind: $t OK"; vpass=$((vpass + 1))
+      else
+        echo "valgrind: $t FAILED (build/debug/valgrind-$t.log)"; tail -n 30 "build/debug/valgrind-$t.log"
+        vfail=$((vfail + 1))
+      fi
+    done
+    echo "$vpass passed, $vfail failed"
+    [ "$vfail" -eq 0 ] ;;
   bench)
     deps bench
     configure_build release
