@@ -22,7 +22,7 @@ enum {
     MK_EAGAIN = -4,       /* nothing available now (non-blocking call) */
     MK_EFULL = -5,        /* bounded queue or buffer full; retry later */
     MK_ECLOSED = -6,      /* object or link closed; close_code says why */
-    MK_ENETDOWN = -7,     /* the network is stopping or freed */
+    /* -7 is reserved (was a separate "network down" code; MK_ETERMINATED covers it) */
     MK_EOFFLINE = -8,     /* online condition unmet / no leader */
     MK_ENOTFOUND = -9,    /* unknown id, peer, address or resource */
     MK_EEXIST = -10,      /* already registered / already present */
@@ -34,8 +34,7 @@ enum {
     MK_EIDENTITY = -16,   /* peer key is not the expected PeerId, or unusable certificate */
     MK_EUNREACH = -17,    /* no TCP connection to any address */
     MK_EIO = -18,         /* local OS/socket/TLS failure (sys_errno, ssl_err) */
-    MK_ETOOBIG = -19,     /* over a frame/entry/command limit */
-    MK_E2BIG = MK_ETOOBIG,
+    MK_E2BIG = -19,       /* over a frame/entry/command limit */
     MK_EDEADLK = -20,     /* blocking call made on the loop thread */
     MK_ECANCELED = -21,   /* pending operation ended because its handle was freed */
     MK_ELOST = -22,       /* slot taken by another outcome */

@@ -35,12 +35,12 @@ typedef struct mk_metric_sample {
 
 /* Appends the Prometheus text exposition (format 0.0.4) of every series of n to out — the same text
  * the HTTP endpoint serves. Any thread. MK_EINVAL for NULL arguments, MK_ENOMEM (out keeps what it
- * had before the call), MK_ENETDOWN once the network is stopping. */
+ * had before the call), MK_ETERMINATED once the network is stopping. */
 int mk_metrics_render(mk_network_t *n, mk_buf_t *out, mk_error_t *e);
 
 /* Calls fn once per series, families in catalog order, series sorted by label values. Any thread;
  * fn runs on the calling thread while the registry is locked, so it must be quick and must not call
- * back into libmosaik. MK_EINVAL for NULL arguments, MK_ENETDOWN once the network is stopping. */
+ * back into libmosaik. MK_EINVAL for NULL arguments, MK_ETERMINATED once the network is stopping. */
 int mk_metrics_foreach(mk_network_t *n, void (*fn)(void *ctx, const mk_metric_sample_t *s), void *ctx,
                        mk_error_t *e);
 

@@ -90,9 +90,9 @@ const char *mk_close_code_str(uint32_t code);
  * the field, MK_EIO for a bind failure). The caller owns the result: free with mk_network_free. */
 mk_network_t *mk_network_new(const mk_network_config_t *cfg, mk_error_t *e);
 /* Graceful shutdown (Close 204 on every link, bounded by shutdown_linger_ms), joins the thread, frees.
- * NULL is a no-op. Must not be called on the loop thread (fatal). Blocked callers return MK_ENETDOWN. */
+ * NULL is a no-op. Must not be called on the loop thread (fatal). Blocked callers return MK_ETERMINATED. */
 void mk_network_free(mk_network_t *n);
-/* MK_OK at once while online, MK_ENETDOWN once stopping. */
+/* MK_OK at once while online, MK_ETERMINATED once stopping. */
 int mk_network_wait_online(mk_network_t *n, int timeout_ms, mk_error_t *e);
 bool mk_network_is_online(const mk_network_t *n);
 mk_network_id_t mk_network_id(const mk_network_t *n);
@@ -103,7 +103,7 @@ void mk_network_secret_key(const mk_network_t *n, mk_secret_key_t *out);
 int mk_network_addr(const mk_network_t *n, mk_peer_addr_t *out);
 /* Text form "<peer>@<addr>,…" into buf; snprintf contract (returns the full length, or < 0). */
 int mk_network_addr_str(const mk_network_t *n, char *buf, size_t cap);
-/* Bound "ip:port" of the metrics endpoint into buf: MK_OK; MK_ENOTFOUND when it is off; MK_ETOOBIG if
+/* Bound "ip:port" of the metrics endpoint into buf: MK_OK; MK_ENOTFOUND when it is off; MK_E2BIG if
  * cap is too small (64 bytes always suffice). */
 int mk_network_metrics_addr(const mk_network_t *n, char *buf, size_t cap);
 /* True when the caller runs on this network's loop thread. */
@@ -126,7 +126,7 @@ enum { MK_LINK_PIPELINE = 1u << 0 };  /* return from open before the peer's Hell
 /* Registers an application ALPN (1–255 bytes, not starting with "/mosaik/": MK_EPERM; twice: MK_EEXIST).
  * Accepted, verified links queue on the listener (at most `backlog`, 0 = 64; beyond: Close 102). */
 mk_listener_t *mk_network_listen(mk_network_t *n, const char *alpn, uint32_t backlog, mk_error_t *e);
-/* Next verified inbound link (caller owns it: mk_link_free). MK_ETIMEDOUT/MK_EAGAIN/MK_ENETDOWN via e. */
+/* Next verified inbound link (caller owns it: mk_link_free). MK_ETIMEDOUT/MK_EAGAIN/MK_ETERMINATED via e. */
 mk_link_t *mk_listener_accept(mk_listener_t *l, int timeout_ms, mk_error_t *e);
 /* Readable while an accepted link waits. Owned by the listener. */
 int mk_listener_fd(const mk_listener_t *l);
@@ -139,7 +139,7 @@ void mk_listener_free(mk_listener_t *l);
 mk_link_t *mk_link_open(mk_network_t *n, const mk_peer_addr_t *to, const char *alpn, unsigned flags,
                         int timeout_ms, mk_error_t *e);
 /* Queues one frame (copied). Blocks while the send queue is above write_buffer_bytes (MK_EFULL with
- * timeout 0). MK_ETOOBIG above the peer's max_frame; MK_ECLOSED after close (close_code in e). */
+ * timeout 0). MK_E2BIG above the peer's max_frame; MK_ECLOSED after close (close_code in e). */
 int mk_link_send(mk_link_t *l, const void *p, size_t len, int timeout_ms, mk_error_t *e);
 /* Like mk_link_send, with the frame's payload gathered from n parts. */
 int mk_link_sendv(mk_link_t *l, const mk_bytes_t *parts, size_t n, int timeout_ms, mk_error_t *e);

@@ -20,7 +20,7 @@ void mk_enc_init(mk_enc_t *e, size_t limit) {
 static uint8_t *enc_room(mk_enc_t *e, size_t n) {
     if (e->err) return NULL;
     if (n > e->limit || e->out.len > e->limit - n) {
-        e->err = MK_ETOOBIG;
+        e->err = MK_E2BIG;
         return NULL;
     }
     if (e->out.cap - e->out.len < n && mk_buf_reserve(&e->out, n) != MK_OK) {

@@ -17,8 +17,8 @@
 
 typedef struct mk_enc {
     mk_buf_t out;   /* bytes so far (owned until mk_enc_finish) */
-    size_t limit;   /* growing past it sets MK_ETOOBIG; mk_enc_init turns 0 into SIZE_MAX */
-    int err;        /* first error: MK_ETOOBIG, MK_ENOMEM or MK_EINVAL (bad string), else MK_OK */
+    size_t limit;   /* growing past it sets MK_E2BIG; mk_enc_init turns 0 into SIZE_MAX */
+    int err;        /* first error: MK_E2BIG, MK_ENOMEM or MK_EINVAL (bad string), else MK_OK */
 } mk_enc_t;
 
 /* Starts an empty encoder; limit 0 = no limit. Allocates nothing yet. */

@@ -15,7 +15,6 @@ static const struct status_text STATUS[] = {
     {MK_EAGAIN, "MK_EAGAIN", "MK_EAGAIN: nothing available now"},
     {MK_EFULL, "MK_EFULL", "MK_EFULL: queue or buffer full"},
     {MK_ECLOSED, "MK_ECLOSED", "MK_ECLOSED: closed"},
-    {MK_ENETDOWN, "MK_ENETDOWN", "MK_ENETDOWN: network stopping or freed"},
     {MK_EOFFLINE, "MK_EOFFLINE", "MK_EOFFLINE: not online"},
     {MK_ENOTFOUND, "MK_ENOTFOUND", "MK_ENOTFOUND: not found"},
     {MK_EEXIST, "MK_EEXIST", "MK_EEXIST: already exists"},
@@ -27,7 +26,7 @@ static const struct status_text STATUS[] = {
     {MK_EIDENTITY, "MK_EIDENTITY", "MK_EIDENTITY: unexpected peer identity"},
     {MK_EUNREACH, "MK_EUNREACH", "MK_EUNREACH: peer unreachable"},
     {MK_EIO, "MK_EIO", "MK_EIO: I/O error"},
-    {MK_ETOOBIG, "MK_ETOOBIG", "MK_ETOOBIG: over the size limit"},
+    {MK_E2BIG, "MK_E2BIG", "MK_E2BIG: over the size limit"},
     {MK_EDEADLK, "MK_EDEADLK", "MK_EDEADLK: blocking call on the loop thread"},
     {MK_ECANCELED, "MK_ECANCELED", "MK_ECANCELED: canceled"},
     {MK_ELOST, "MK_ELOST", "MK_ELOST: lost to another outcome"},
@@ -37,7 +36,7 @@ static const struct status_text STATUS[] = {
     {MK_ESTALE, "MK_ESTALE", "MK_ESTALE: stale"},
     {MK_EALREADY, "MK_EALREADY", "MK_EALREADY: already done"},
     {MK_ELAGGED, "MK_ELAGGED", "MK_ELAGGED: reader lagged"},
-    {MK_ETERMINATED, "MK_ETERMINATED", "MK_ETERMINATED: terminated"},
+    {MK_ETERMINATED, "MK_ETERMINATED", "MK_ETERMINATED: owner freed or network stopped; permanently gone"},
     {MK_ENOCOMMANDS, "MK_ENOCOMMANDS", "MK_ENOCOMMANDS: no commands"},
 };
 

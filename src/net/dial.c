@@ -151,7 +151,7 @@ mk_link_t *mk_link_dial(mk_network_t *n, const mk_peer_addr_t *to, const char *a
         return NULL;
     }
     if (atomic_load(&n->state) != MK_NET_ONLINE || n->stopping_links) {
-        MK_ERR(e, MK_ENETDOWN, "network is stopping");
+        MK_ERR(e, MK_ETERMINATED, "network is stopping");
         return NULL;
     }
     mk_peer_addr_t resolved = *to;

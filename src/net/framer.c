@@ -104,7 +104,7 @@ static int append_frame(bool control, const void *body, size_t n, mk_buf_t *out)
 }
 
 int mk_frame_encode_data(const void *p, size_t n, uint32_t max_frame, mk_buf_t *out) {
-    if (n > max_frame || n > MK_FRAME_LEN_MASK) return MK_ETOOBIG;
+    if (n > max_frame || n > MK_FRAME_LEN_MASK) return MK_E2BIG;
     return append_frame(false, p, n, out);
 }
 
@@ -112,7 +112,7 @@ int mk_frame_encode_data(const void *p, size_t n, uint32_t max_frame, mk_buf_t *
 static int append_control(mk_enc_t *enc, mk_buf_t *out) {
     mk_buf_t body;
     int rc = mk_enc_finish(enc, &body);
-    assert(rc != MK_ETOOBIG);
+    assert(rc != MK_E2BIG);
     if (rc == MK_OK) rc = append_frame(true, body.ptr, body.len, out);
     mk_buf_free(&body);
     return rc;

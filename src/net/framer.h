@@ -57,7 +57,7 @@ int mk_frame_body(const mk_frame_hdr_t *hdr, const uint8_t *body, mk_framed_t *o
 /* The reason part of a framer error message (after "<function>: "), for the Close frame. Pure. */
 const char *mk_frame_error_reason(const mk_error_t *e);
 
-/* Appends a data frame (header + payload). MK_ETOOBIG if n > max_frame (or > 2^31 − 1), MK_ENOMEM. */
+/* Appends a data frame (header + payload). MK_E2BIG if n > max_frame (or > 2^31 − 1), MK_ENOMEM. */
 int mk_frame_encode_data(const void *p, size_t n, uint32_t max_frame, mk_buf_t *out);
 /* Appends a whole Hello frame (header + body). MK_ENOMEM only. */
 int mk_control_encode_hello(uint32_t version, const mk_network_id_t *id, uint32_t max_frame, mk_buf_t *out);

@@ -264,8 +264,8 @@ void mk_link_cut(mk_link_t *l, uint32_t code, const char *reason) {
     if (!l->close_reported) {
         if (l->dialer && !l->open_reported) {
             mk_error_t err;
-            MK_ERR(&err, MK_ENETDOWN, "network stopped while opening a link to %s", l->peer_short);
-            report_open(l, MK_ENETDOWN, &err);
+            MK_ERR(&err, MK_ETERMINATED, "network stopped while opening a link to %s", l->peer_short);
+            report_open(l, MK_ETERMINATED, &err);
         }
         report_close(l, code, false, reason, true);
     }
@@ -605,7 +605,7 @@ int mk_link_writev(mk_link_t *l, const mk_bytes_t *parts, size_t nparts) {
     if (!l->dialer && l->phase != MK_LINK_OPEN) return MK_ECLOSED;
     size_t total = 0;
     for (size_t i = 0; i < nparts; i++) total += parts[i].len;
-    if (total > mk_sess_send_limit(&l->sess)) return MK_ETOOBIG;
+    if (total > mk_sess_send_limit(&l->sess)) return MK_E2BIG;
     struct evbuffer *out = bufferevent_get_output(l->bev);
     if (evbuffer_get_length(out) >= l->write_mark) {
         l->want_writable = true;

@@ -157,11 +157,11 @@ int mk_link_sendv(mk_link_t *l, const mk_bytes_t *parts, size_t nparts, int time
     int rc = MK_OK;
     for (;;) {
         if (l->closed || !l->net) {
-            rc = l->closed ? closed_error(l, e, __func__) : MK_ERR(e, MK_ENETDOWN, "network is gone");
+            rc = l->closed ? closed_error(l, e, __func__) : MK_ERR(e, MK_ETERMINATED, "network is gone");
             break;
         }
         if (total > l->send_limit) {
-            rc = MK_ERR(e, MK_ETOOBIG, "frame of %zu bytes exceeds the peer's max_frame %u", total, l->send_limit);
+            rc = MK_ERR(e, MK_E2BIG, "frame of %zu bytes exceeds the peer's max_frame %u", total, l->send_limit);
             break;
         }
         size_t queued = l->outbox.len + atomic_load_explicit(&l->sock_out, memory_order_relaxed);

@@ -122,7 +122,7 @@ mk_link_t *mk_listener_accept(mk_listener_t *li, int timeout_ms, mk_error_t *e) 
             break;
         }
         if (li->closed) {
-            MK_ERR(e, li->net ? MK_ECLOSED : MK_ENETDOWN, "listener %s is closed", li->alpn);
+            MK_ERR(e, li->net ? MK_ECLOSED : MK_ETERMINATED, "listener %s is closed", li->alpn);
             break;
         }
         if (timeout_ms == 0) {

@@ -53,7 +53,7 @@ int mk_loop_post(mk_network_t *n, mk_loop_fn fn, void *arg, void (*dispose)(void
         pthread_mutex_unlock(&n->qmu);
         free(c);
         if (dispose) dispose(arg);
-        return MK_ENETDOWN;
+        return MK_ETERMINATED;
     }
     bool was_empty = n->qhead == NULL;
     if (n->qtail) n->qtail->next = c;
@@ -176,6 +176,10 @@ static void *loop_main(void *arg) {
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     atomic_store(&n->loop_tid, pthread_self());
     event_base_loop(n->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    /* A bufferevent freed during the last turn is destroyed later by finalizer callbacks, which
+     * libevent 2.1's event_base_free can skip (leaking its buffers and SSL); one more non-blocking
+     * turn runs them while everything else is already quiet. */
+    event_base_loop(n->base, EVLOOP_NONBLOCK);
     return NULL;
 }
 

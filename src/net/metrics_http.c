@@ -226,7 +226,7 @@ int mk_metrics_http_bound(const mk_metrics_http_t *h, char *buf, size_t cap) {
     size_t n = strlen(h->bound);
     if (n >= cap) {
         if (cap) buf[0] = '\0';
-        return MK_ETOOBIG;
+        return MK_E2BIG;
     }
     memcpy(buf, h->bound, n + 1);
     return MK_OK;

@@ -23,7 +23,7 @@ mk_metrics_http_t *mk_metrics_http_start(struct event_base *base, const char *ip
                                          mk_error_t *e);
 
 /* Writes the bound address ("127.0.0.1:40123", "[::1]:40123") into buf. Any thread (immutable after
- * start). MK_OK, or MK_EINVAL for NULL arguments / MK_ETOOBIG when cap is too small (buf then holds
+ * start). MK_OK, or MK_EINVAL for NULL arguments / MK_E2BIG when cap is too small (buf then holds
  * "" if cap > 0). 64 bytes always suffice. */
 int mk_metrics_http_bound(const mk_metrics_http_t *h, char *buf, size_t cap);
 

@@ -22,7 +22,7 @@ typedef struct mk_metrics_http mk_metrics_http_t;
 
 /* ---- loop commands (loop.c) ---- */
 typedef void (*mk_loop_fn)(mk_network_t *n, void *arg);
-/* Posts fn(arg) to the loop. MK_ENETDOWN once stopping: then dispose(arg) runs (if given) in the caller. */
+/* Posts fn(arg) to the loop. MK_ETERMINATED once stopping: then dispose(arg) runs (if given) in the caller. */
 int mk_loop_post(mk_network_t *n, mk_loop_fn fn, void *arg, void (*dispose)(void *arg));
 /* Posts and waits ≤ timeout_ms for fn to have run. MK_EDEADLK on the loop thread, MK_ETIMEDOUT. */
 int mk_loop_call(mk_network_t *n, mk_loop_fn fn, void *arg, int timeout_ms, mk_error_t *e);
@@ -50,7 +50,7 @@ mk_link_t *mk_link_dial(mk_network_t *n, const mk_peer_addr_t *to, const char *a
                         const mk_link_ops_t *ops, void *ctx, mk_error_t *e);
 /* loop: installs the ops of an accepted link. */
 void mk_link_set_ops(mk_link_t *l, const mk_link_ops_t *ops, void *ctx);
-/* loop: queues one frame; MK_EFULL above write_buffer_bytes (on_writable follows), MK_ETOOBIG, MK_ECLOSED. */
+/* loop: queues one frame; MK_EFULL above write_buffer_bytes (on_writable follows), MK_E2BIG, MK_ECLOSED. */
 int mk_link_write(mk_link_t *l, const void *p, size_t n);
 int mk_link_writev(mk_link_t *l, const mk_bytes_t *parts, size_t nparts);
 /* loop: stop/resume reading the socket. */

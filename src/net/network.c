@@ -361,7 +361,7 @@ void mk_network_free(mk_network_t *n) {
 
 int mk_network_wait_online(mk_network_t *n, int timeout_ms, mk_error_t *e) {
     (void)timeout_ms;
-    if (atomic_load(&n->state) != MK_NET_ONLINE) return MK_ERR(e, MK_ENETDOWN, "network is stopping");
+    if (atomic_load(&n->state) != MK_NET_ONLINE) return MK_ERR(e, MK_ETERMINATED, "network is stopping");
     return MK_OK;
 }
 

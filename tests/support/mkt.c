@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define RING_BYTES (4u << 20)
 
@@ -82,6 +83,21 @@ static int count_dir(const char *path) {
 
 int mkt_count_threads(void) { return count_dir("/proc/self/task"); }
 int mkt_count_fds(void) { return count_dir("/proc/self/fd") - 1; /* the DIR's own fd */ }
+
+void mkt_print_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char path[300], target[300];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", de->d_name);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = 0;
+        fprintf(stderr, "  fd %s -> %s\n", de->d_name, target);
+    }
+    closedir(d);
+}
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *ring;

@@ -26,6 +26,8 @@ void mkt_rand_bytes(void *p, size_t n);
 /* Threads of this process (/proc/self/task) and open fds (/proc/self/fd). */
 int mkt_count_threads(void);
 int mkt_count_fds(void);
+/* Lists this process's open fds and their targets on stderr (for leak reports). */
+void mkt_print_fds(void);
 /* Log capture: every line at debug and above is kept in a ring; lines at or above the live level
  * (MK_LOG, default warn) still go to stderr. */
 void mkt_log_capture_begin(void);

@@ -306,7 +306,7 @@ int mkt_raw_send_hello(mkt_raw_link_t *r, mk_network_id_t id) {
 }
 
 int mkt_raw_send_frame(mkt_raw_link_t *r, const void *p, size_t n) {
-    if (n > MK_FRAME_LEN_MASK) return MK_ETOOBIG;
+    if (n > MK_FRAME_LEN_MASK) return MK_E2BIG;
     int rc = mkt_raw_send_header(r, (uint32_t)n);
     return rc == MK_OK && n ? mkt_raw_send(r, p, n) : rc;
 }

@@ -15,13 +15,16 @@ static void every_code_has_a_distinct_name_and_text(void **state) {
     (void)state;
     assert_string_equal(mk_status_name(MK_OK), "MK_OK");
     for (int c = MK_ENOCOMMANDS; c < 0; c++) {
+        if (c == -7) continue;  /* reserved */
         const char *name = mk_status_name(c);
         if (!name) fail_msg("code %d has no name", c);
         const char *text = mk_strerror(c);
         assert_int_equal(strncmp(text, name, strlen(name)), 0);
         assert_true(strlen(text) > strlen(name) + 2);
-        for (int d = MK_ENOCOMMANDS; d < c; d++) assert_string_not_equal(name, mk_status_name(d));
+        for (int d = MK_ENOCOMMANDS; d < c; d++)
+            if (d != -7) assert_string_not_equal(name, mk_status_name(d));
     }
+    assert_null(mk_status_name(-7));
     assert_null(mk_status_name(-1000));
     assert_string_equal(mk_strerror(-1000), "MK_E?: unknown status code");
     assert_string_equal(mk_strerror(12345), "MK_E?: unknown status code");
@@ -51,7 +54,7 @@ static void sys_errors_record_errno_and_long_causes_are_cut(void **state) {
     char big[1000];
     memset(big, 'y', sizeof big - 1);
     big[sizeof big - 1] = 0;
-    MK_ERR(&e, MK_ETOOBIG, "%s", big);
+    MK_ERR(&e, MK_E2BIG, "%s", big);
     assert_true(strlen(e.msg) < sizeof e.msg);
     mk_err_copy(&copy, &e);
     assert_memory_equal(&copy, &e, sizeof e);

@@ -315,7 +315,7 @@ static void close_encoder_fits_any_reason_and_close_n_is_strict(void **state) {
     assert_int_equal(mk_control_encode_close_n(7, "a\0b", 3, &b), MK_OK);
     assert_buf_hex(&b, "80000006 01 07 03 610062");
     mk_buf_free(&b);
-    assert_int_equal(mk_frame_encode_data("abc", 3, 2, &b), MK_ETOOBIG);
+    assert_int_equal(mk_frame_encode_data("abc", 3, 2, &b), MK_E2BIG);
 }
 
 /* ---- splits, views, ownership, memory ---------------------------------------------------------- */

@@ -345,7 +345,7 @@ static void start_malformed_addr_fails_with_einval(void **state) {
     assert_int_equal(err.code, MK_EINVAL);
     assert_null(mk_metrics_http_start(f->base, "127.0.0.1:0", NULL, &err));
     char small[4];
-    assert_int_equal(mk_metrics_http_bound(f->h, small, sizeof small), MK_ETOOBIG);
+    assert_int_equal(mk_metrics_http_bound(f->h, small, sizeof small), MK_E2BIG);
     assert_string_equal(small, "");
 }
 
