@@ -9,13 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                                      \
-        }                                                                                 \
-    } while (0)
+#include "fuzz/fuzz_check.h"
 
 enum {
     T_U8, T_I8, T_BOOL, T_U16, T_U32, T_U64, T_I16, T_I32, T_I64, T_F32, T_F64, T_BYTES, T_STR, T_ID,

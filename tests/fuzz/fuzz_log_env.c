@@ -12,13 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                                      \
-        }                                                                                 \
-    } while (0)
+#include "fuzz/fuzz_check.h"
 
 #define SENTINEL ((mk_log_level_t)77)
 

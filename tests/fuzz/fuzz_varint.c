@@ -8,13 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                                      \
-        }                                                                                 \
-    } while (0)
+#include "fuzz/fuzz_check.h"
 
 /* Reference: collect the 7-bit groups first, then judge them. Returns the length, 0 = reject. */
 static size_t ref_uvar(const uint8_t *p, size_t n, unsigned bits, uint64_t *value) {

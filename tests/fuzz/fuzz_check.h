@@ -1,0 +1,17 @@
+/* fuzz/fuzz_check.h — CHECK(cond): a property every fuzz target asserts on its input; a violation prints
+ * where and aborts, which libFuzzer reports as a crash with the input saved. */
+#ifndef MK_FUZZ_CHECK_H
+#define MK_FUZZ_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define CHECK(cond)                                                                       \
+    do {                                                                                  \
+        if (!(cond)) {                                                                    \
+            fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond); \
+            abort();                                                                      \
+        }                                                                                 \
+    } while (0)
+
+#endif
