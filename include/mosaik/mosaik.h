@@ -6,5 +6,8 @@
 #include "mosaik/id.h"
 #include "mosaik/network.h"
 #include "mosaik/metrics.h"
+#include "mosaik/config.h"
+#include "mosaik/tickets.h"
+#include "mosaik/discovery.h"
 
 #endif

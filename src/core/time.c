@@ -3,6 +3,9 @@
 
 #include "mosaik/core.h"
 
+#include <errno.h>
+#include <stdint.h>
+
 int64_t mk_now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -37,4 +40,18 @@ int mk_cond_init(pthread_cond_t *c) {
     int rc = pthread_cond_init(c, &a);
     pthread_condattr_destroy(&a);
     return rc ? MK_ENOMEM : MK_OK;
+}
+
+int64_t mk_deadline_from(int timeout_ms) { return timeout_ms < 0 ? -1 : mk_now_ms() + timeout_ms; }
+
+int mk_cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ms) {
+    if (deadline_ms < 0) {
+        pthread_cond_wait(cv, mu);
+        return MK_OK;
+    }
+    int64_t left = deadline_ms - mk_now_ms();
+    if (left <= 0) return MK_ETIMEDOUT;
+    struct timespec ts = mk_deadline_ts((int)(left > INT32_MAX ? INT32_MAX : left));
+    int rc = pthread_cond_timedwait(cv, mu, &ts);
+    return rc == ETIMEDOUT ? MK_ETIMEDOUT : MK_OK;
 }

@@ -174,6 +174,11 @@ static void finish(mk_link_t *l) {
         l->timer = NULL;
     }
     if (l->bev) {
+        /* libevent may still drain the output while it finalizes the bufferevent: detach our callback
+         * first, since the link itself can be gone by then */
+        if (l->out_cb) evbuffer_remove_cb_entry(bufferevent_get_output(l->bev), l->out_cb);
+        l->out_cb = NULL;
+        bufferevent_setcb(l->bev, NULL, NULL, NULL, NULL);
         bufferevent_free(l->bev);  /* closes the socket and frees the SSL */
         l->bev = NULL;
         l->ssl = NULL;
@@ -341,6 +346,7 @@ static void on_verified(mk_link_t *l) {
         mk_link_start_close(l, MK_CLOSE_INVALID_ALPN, "no handler for this ALPN", false);
         return;
     }
+    mk_link_retain(l);  /* the handler's reference */
     r->fn(n, r->ctx, l);
 }
 
@@ -358,7 +364,7 @@ static void on_tls_up(mk_link_t *l) {
     char alpn[MK_ALPN_MAX + 1];
     fill_addrs(l);
     l->phase = MK_LINK_HELLO;
-    if (!l->dialer) {
+    if (!l->dialer || mk_id_is_zero(&l->tls.expected)) {  /* acceptor, or a dial on trust-on-first-use */
         l->peer = l->tls.got;
         mk_id_short(&l->peer, l->peer_short);
     }
@@ -593,7 +599,7 @@ void mk_link_adopt_socket(mk_link_t *l, int fd) {
     bufferevent_setwatermark(l->bev, EV_READ, 0, (size_t)n->cfg.max_frame_size + 4 + MK_READ_SLACK);
     bufferevent_set_max_single_read(l->bev, MK_IO_BURST);   /* libevent's 16 KiB default costs throughput */
     bufferevent_set_max_single_write(l->bev, MK_IO_BURST);
-    evbuffer_add_cb(bufferevent_get_output(l->bev), on_out_change, l);
+    l->out_cb = evbuffer_add_cb(bufferevent_get_output(l->bev), on_out_change, l);
     bufferevent_enable(l->bev, EV_READ | EV_WRITE);
     arm_timer(l, n->cfg.handshake_timeout_ms);
 }
@@ -694,17 +700,24 @@ int mk_link_rtt(const mk_link_t *l, uint32_t *srtt_us, uint32_t *rttvar_us) {
 }
 
 #ifdef MK_TEST_HOOKS
-static void cut_cmd(mk_network_t *n, void *arg) {
-    mk_link_t *l = arg;
-    (void)n;
+/* loop: drops the socket with a reset, no Close frame (a crash as the peer sees it). */
+void mk_link_test_cut_now(mk_link_t *l) {
+    mk_link_retain(l);  /* the close callbacks may drop the last other reference */
     if (l->fd >= 0 && l->phase != MK_LINK_DEAD) {
         struct linger lg = {1, 0};
         setsockopt(l->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
         mk_sess_action_t a = mk_sess_on_transport_end(&l->sess, "cut by test hook");
         apply(l, &a);
         if (l->phase != MK_LINK_DEAD) finish(l);
+    } else if (l->phase != MK_LINK_DEAD) {
+        mk_link_cut(l, MK_CLOSE_UNEXPECTED, "cut by test hook");
     }
     mk_link_release(l);
+}
+static void cut_cmd(mk_network_t *n, void *arg) {
+    (void)n;
+    mk_link_test_cut_now(arg);
+    mk_link_release(arg);
 }
 static void cut_dispose(void *arg) { mk_link_release(arg); }
 

@@ -26,19 +26,22 @@ static void on_listener_link(mk_network_t *n, void *ctx, mk_link_t *l) {
     (void)n;
     if (mk_link_make_public(l) != MK_OK) {
         mk_link_start_close(l, MK_CLOSE_CANCELLED, "out of file descriptors", false);
+        mk_link_release(l);
         return;
     }
     pthread_mutex_lock(&li->mu);
     bool take = !li->closed && li->qlen < li->backlog;
-    if (take) {
-        mk_link_retain(l);  /* the queue's reference, handed to the accepting caller */
+    if (take) {  /* our reference becomes the queue's, handed to the accepting caller */
         li->queue[(li->qhead + li->qlen) % li->backlog] = l;
         li->qlen++;
         mk_readyfd_set(&li->ready, true);
         pthread_cond_broadcast(&li->cv);
     }
     pthread_mutex_unlock(&li->mu);
-    if (!take) mk_link_start_close(l, MK_CLOSE_CANCELLED, "listener backlog full", false);
+    if (!take) {
+        mk_link_start_close(l, MK_CLOSE_CANCELLED, "listener backlog full", false);
+        mk_link_release(l);
+    }
 }
 
 /* loop: the route goes away (listener freed or network stopping). */

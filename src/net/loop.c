@@ -18,20 +18,6 @@
 #define MK_WATCHDOG_US 100000
 #define MK_HEARTBEAT_MS 100
 
-int64_t mk_deadline_from(int timeout_ms) { return timeout_ms < 0 ? -1 : mk_now_ms() + timeout_ms; }
-
-int mk_cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ms) {
-    if (deadline_ms < 0) {
-        pthread_cond_wait(cv, mu);
-        return MK_OK;
-    }
-    int64_t left = deadline_ms - mk_now_ms();
-    if (left <= 0) return MK_ETIMEDOUT;
-    struct timespec ts = mk_deadline_ts((int)(left > INT32_MAX ? INT32_MAX : left));
-    int rc = pthread_cond_timedwait(cv, mu, &ts);
-    return rc == ETIMEDOUT ? MK_ETIMEDOUT : MK_OK;
-}
-
 static void wake(mk_network_t *n) {
     uint64_t one = 1;
     ssize_t w = write(n->wake_fd, &one, sizeof one);

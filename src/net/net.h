@@ -45,7 +45,8 @@ typedef void (*mk_accept_fn)(mk_network_t *n, void *ctx, mk_link_t *l);  /* take
 int mk_net_register(mk_network_t *n, const char *alpn, mk_accept_fn fn, void *ctx, mk_error_t *e);
 void mk_net_unregister(mk_network_t *n, const char *alpn);
 /* loop: starts a dial; the result comes through ops->on_open. Returns the link (one reference for the
- * caller) or NULL with e filled for failures known at once. */
+ * caller) or NULL with e filled for failures known at once. A zero to->peer dials on trust-on-first-use
+ * (bootstrap addresses without an id): any key but our own is accepted and becomes the link's peer. */
 mk_link_t *mk_link_dial(mk_network_t *n, const mk_peer_addr_t *to, const char *alpn, unsigned flags,
                         const mk_link_ops_t *ops, void *ctx, mk_error_t *e);
 /* loop: installs the ops of an accepted link. */
@@ -69,6 +70,35 @@ void mk_net_set_rtt_observer(mk_network_t *n, mk_rtt_fn fn, void *ctx, uint32_t 
 /* loop: called when the set of derived addresses changes (interfaces re-read every 30 s). */
 typedef void (*mk_addrs_fn)(void *ctx, mk_network_t *n);
 void mk_net_on_addrs_changed(mk_network_t *n, mk_addrs_fn fn, void *ctx);
+/* ---- subsystems (network.c) ----
+ * The public mk_network_new (src/node) builds a network in three steps: mk_net_new (validate, bind,
+ * no thread yet), the subsystems' install functions (on the caller's thread, which owns the network
+ * until the loop starts: they may register ALPNs and create loop events), then mk_net_start. */
+typedef enum { MK_SUBSYS_DISCOVERY = 0, MK_SUBSYS_STREAMS, MK_SUBSYS_GROUPS, MK_SUBSYS_COUNT } mk_subsys_id_t;
+typedef struct mk_subsystem {
+    void *state;                                  /* the subsystem's object; NULL = not installed */
+    void (*start)(mk_network_t *n, void *state);  /* loop: first command after the loop starts */
+    void (*stop)(mk_network_t *n, void *state);   /* loop: shutdown begins, before links are closed */
+    void (*destroy)(void *state);                 /* after the loop thread ended (or it never started) */
+} mk_subsystem_t;
+/* Validates and binds; returns a network whose loop has not started, or NULL + e. Caller thread. */
+mk_network_t *mk_net_new(const mk_network_config_t *cfg, mk_error_t *e);
+/* Installs a subsystem (before mk_net_start only; MK_EEXIST if that slot is taken). */
+int mk_net_install(mk_network_t *n, mk_subsys_id_t id, const mk_subsystem_t *s, mk_error_t *e);
+/* The installed subsystem's state, or NULL. Any thread (const after start). */
+void *mk_net_subsystem(const mk_network_t *n, mk_subsys_id_t id);
+/* Marks the network online, starts the loop thread and runs the subsystems' start hooks there. */
+int mk_net_start(mk_network_t *n, mk_error_t *e);
+/* Shuts down (stop hooks in reverse install order, then links), joins, destroys subsystems, frees.
+ * Also frees a network that never started. Not on the loop thread. */
+void mk_net_free(mk_network_t *n);
+/* The loop's event base, for subsystem timers (loop thread, or the caller before mk_net_start). */
+struct event_base *mk_net_base(mk_network_t *n);
+/* The node's secret key (loop or caller thread; do not copy it out of the library). */
+const mk_secret_key_t *mk_net_secret_key(const mk_network_t *n);
+/* The network's validated configuration (const for its lifetime). */
+const mk_network_config_t *mk_net_config(const mk_network_t *n);
+
 /* The network's metrics registry (valid for the network's lifetime). */
 mk_registry_t *mk_net_registry(mk_network_t *n);
 /* Local short id for log lines. */
@@ -77,6 +107,11 @@ const char *mk_net_self(const mk_network_t *n);
 #ifdef MK_TEST_HOOKS
 /* Test hook: cut the link's socket without any frame (both ends then see 103). loop or any thread. */
 void mk_link_test_cut(mk_link_t *l);
+/* loop: the same, synchronously. */
+void mk_link_test_cut_now(mk_link_t *l);
+/* Test hook: frees the network like a crash: no subsystem stop hooks (no departure), every link cut
+ * with a reset. Not on the loop thread. */
+void mk_network_test_kill(mk_network_t *n);
 #endif
 
 #endif

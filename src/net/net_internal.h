@@ -6,6 +6,7 @@
 
 #include "net/net.h"
 #include "net/tls.h"
+#include "core/time.h"
 
 #include <event2/event.h>
 
@@ -90,6 +91,11 @@ struct mk_network {
 
     _Atomic int api_refs;               /* API calls that may still touch this object after its links ended */
 
+    /* subsystems (discovery, streams, groups): installed before the loop starts, const afterwards */
+    mk_subsystem_t subsys[MK_SUBSYS_COUNT];
+    bool started;                       /* mk_net_start succeeded: the loop thread runs */
+    bool killed;                        /* test hook: stop like a crash */
+
     /* metrics handles */
     mk_gauge_t *m_pending;
     mk_hist_t *m_rtt, *m_loop_lag, *m_hs_in, *m_hs_out;
@@ -127,6 +133,7 @@ struct mk_link {
     bool counted_active;
     int fd;
     SSL *ssl;
+    struct evbuffer_cb_entry *out_cb;   /* output accounting callback (removed before the bev is freed) */
     mk_tls_peer_t tls;
     struct bufferevent *bev;
     mk_link_session_t sess;
@@ -198,8 +205,6 @@ int mk_loop_start(mk_network_t *n, mk_error_t *e);
 /* Queues `last` (bypassing the STOPPING check), runs the loop until it breaks, joins the thread. */
 void mk_loop_stop_and_join(mk_network_t *n, mk_loop_fn last);
 /* Waits on cv (mu held) until pred or deadline; MK_ETIMEDOUT/MK_OK. timeout -1 forever. */
-int mk_cond_wait_ms(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ms);
-int64_t mk_deadline_from(int timeout_ms);  /* -1 stays -1 */
 
 /* link.c (loop) */
 mk_link_t *mk_link_alloc(mk_network_t *n, bool dialer, const char *alpn);

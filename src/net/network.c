@@ -71,6 +71,7 @@ static int apply_config(mk_network_t *n, const mk_network_config_t *in, mk_error
     }
     c->network = NULL;
     c->network_id = n->id;
+    memset(&c->discovery, 0, sizeof c->discovery);  /* borrowed strings: discovery copies what it keeps */
 #define DEF(f) if (!c->f) c->f = d.f
     DEF(max_frame_size); DEF(connect_timeout_ms); DEF(handshake_timeout_ms); DEF(write_buffer_bytes);
     DEF(read_buffer_bytes); DEF(max_links); DEF(max_pending_handshakes); DEF(keepalive_idle_s);
@@ -236,7 +237,12 @@ static void on_iface_timer(evutil_socket_t fd, short what, void *arg) {
 
 
 static void destroy(mk_network_t *n) {
+    for (int i = MK_SUBSYS_COUNT - 1; i >= 0; i--)
+        if (n->subsys[i].state && n->subsys[i].destroy) n->subsys[i].destroy(n->subsys[i].state);
     if (n->http) mk_metrics_http_stop(n->http);
+    if (n->wake_ev) event_free(n->wake_ev);  /* left only when the loop never ran */
+    if (n->heartbeat) event_free(n->heartbeat);
+    if (n->wake_fd >= 0) close(n->wake_fd);
     mk_net_close_listeners(n);
     if (n->iface_timer) event_free(n->iface_timer);
     if (n->rtt_timer) event_free(n->rtt_timer);
@@ -253,7 +259,7 @@ static void destroy(mk_network_t *n) {
     free(n);
 }
 
-mk_network_t *mk_network_new(const mk_network_config_t *cfg, mk_error_t *e) {
+mk_network_t *mk_net_new(const mk_network_config_t *cfg, mk_error_t *e) {
     if (!cfg) {
         MK_ERR(e, MK_EINVAL, "config is required");
         return NULL;
@@ -297,18 +303,55 @@ mk_network_t *mk_network_new(const mk_network_config_t *cfg, mk_error_t *e) {
     struct timeval rescan = {MK_IFACE_RESCAN_MS / 1000, 0};
     if (n->iface_timer) event_add(n->iface_timer, &rescan);
     mk_net_set_rtt_observer(n, NULL, NULL, 5000);
-    atomic_store(&n->state, MK_NET_ONLINE);
-    if (mk_loop_start(n, e) != MK_OK) {
-        atomic_store(&n->state, 0);
-        goto fail;
-    }
-    MK_LOGF(MK_MOD_NET, MK_LOG_INFO, n->self_short, "network online network=%s", net_short);
     return n;
 fail:
-    if (n->wake_fd >= 0) close(n->wake_fd);
     destroy(n);
     return NULL;
 }
+
+int mk_net_install(mk_network_t *n, mk_subsys_id_t id, const mk_subsystem_t *s, mk_error_t *e) {
+    if (n->started) return MK_ERR(e, MK_EINVAL, "subsystems install before the network starts");
+    if ((unsigned)id >= MK_SUBSYS_COUNT) return MK_ERR(e, MK_EINVAL, "subsystem id %d out of range", (int)id);
+    if (n->subsys[id].state) return MK_ERR(e, MK_EEXIST, "subsystem %d is already installed", (int)id);
+    n->subsys[id] = *s;
+    return MK_OK;
+}
+
+void *mk_net_subsystem(const mk_network_t *n, mk_subsys_id_t id) {
+    return (unsigned)id < MK_SUBSYS_COUNT ? n->subsys[id].state : NULL;
+}
+
+static void start_subsystems(mk_network_t *n, void *arg) {
+    (void)arg;
+    for (int i = 0; i < MK_SUBSYS_COUNT; i++)
+        if (n->subsys[i].state && n->subsys[i].start) n->subsys[i].start(n, n->subsys[i].state);
+}
+
+int mk_net_start(mk_network_t *n, mk_error_t *e) {
+    atomic_store(&n->state, MK_NET_ONLINE);
+    if (mk_loop_start(n, e) != MK_OK) {
+        atomic_store(&n->state, 0);
+        return e ? e->code : MK_EIO;
+    }
+    n->started = true;
+    /* queued before any API call can be: the start hooks run first on the loop */
+    mk_loop_post(n, start_subsystems, NULL, NULL);
+    char net_short[MK_ID_SHORT_LEN + 1];
+    MK_LOGF(MK_MOD_NET, MK_LOG_INFO, n->self_short, "network online network=%s", mk_id_short(&n->id, net_short));
+    return MK_OK;
+}
+
+struct event_base *mk_net_base(mk_network_t *n) { return n->base; }
+
+#ifdef MK_TEST_HOOKS
+void mk_network_test_kill(mk_network_t *n) {
+    if (!n) return;
+    n->killed = true;  /* read by shutdown_cmd on the loop, after the queue's mutex hand-off */
+    mk_net_free(n);
+}
+#endif
+const mk_secret_key_t *mk_net_secret_key(const mk_network_t *n) { return &n->sk; }
+const mk_network_config_t *mk_net_config(const mk_network_t *n) { return &n->cfg; }
 
 static void on_stop_timer(evutil_socket_t fd, short what, void *arg) {
     mk_network_t *n = arg;
@@ -320,6 +363,8 @@ static void on_stop_timer(evutil_socket_t fd, short what, void *arg) {
 
 static void shutdown_cmd(mk_network_t *n, void *arg) {
     (void)arg;
+    for (int i = MK_SUBSYS_COUNT - 1; i >= 0 && !n->killed; i--)  /* groups, streams, then discovery */
+        if (n->subsys[i].state && n->subsys[i].stop) n->subsys[i].stop(n, n->subsys[i].state);
     n->stopping_links = true;
     mk_net_close_listeners(n);
     /* routes of public listeners: wake their waiters; the route's reference is dropped */
@@ -330,6 +375,9 @@ static void shutdown_cmd(mk_network_t *n, void *arg) {
     n->nroutes = 0;
     pthread_mutex_unlock(&n->rmu);
     for (size_t i = 0; i < nroutes; i++) mk_listener_detach_route(n, &routes[i]);
+#ifdef MK_TEST_HOOKS
+    while (n->killed && n->links) mk_link_test_cut_now(n->links);
+#endif
     mk_net_close_all_links(n, MK_CLOSE_GRACEFUL_SHUTDOWN);
     if (!n->links) {
         event_base_loopbreak(n->base);
@@ -342,8 +390,12 @@ static void shutdown_cmd(mk_network_t *n, void *arg) {
     else on_stop_timer(-1, 0, n);
 }
 
-void mk_network_free(mk_network_t *n) {
+void mk_net_free(mk_network_t *n) {
     if (!n) return;
+    if (!n->started) {
+        destroy(n);
+        return;
+    }
     if (mk_network_on_loop(n)) {
         MK_LOGF(MK_MOD_NET, MK_LOG_ERROR, n->self_short, "mk_network_free called on the loop thread");
         abort();

@@ -106,7 +106,11 @@ static int verify_cb(int preverify_ok, X509_STORE_CTX *store) {
     p->got = got;
     p->have_got = true;
     char a[MK_ID_SHORT_LEN + 1], b[MK_ID_SHORT_LEN + 1];
-    if (p->dialer && !mk_id_eq(&got, &p->expected)) {
+    if (p->dialer && mk_id_is_zero(&p->expected) && mk_id_eq(&got, &p->self)) {
+        fail_identity(p, "the address answered with our own PeerId %s", mk_id_short(&got, a));
+        return 0;
+    }
+    if (p->dialer && !mk_id_is_zero(&p->expected) && !mk_id_eq(&got, &p->expected)) {
         fail_identity(p, "expected %s, got %s", mk_id_short(&p->expected, a), mk_id_short(&got, b));
         return 0;
     }
