@@ -20,10 +20,24 @@
       MK_NO_LABELS)                                                                                      \
     X(DISCOVERY_PEERS_DEPARTED, "mosaik_discovery_peers_departed", COUNTER, "departed or purged peers",    \
       MK_NO_LABELS)                                                                                      \
-    X(DISCOVERY_CATALOG_SYNCS, "mosaik_discovery_catalog_syncs", COUNTER, "completed catalog syncs",       \
-      MK_NO_LABELS)                                                                                      \
+    X(DISCOVERY_CATALOG_SYNCS, "mosaik_discovery_catalog_syncs", COUNTER, "catalog sync sessions by result", \
+      ("result"))                                                                                        \
     X(DISCOVERY_GOSSIP_NEIGHBORS, "mosaik_discovery_gossip_neighbors", GAUGE, "active gossip neighbours",  \
       MK_NO_LABELS)                                                                                      \
+    X(DISCOVERY_GOSSIP_PASSIVE, "mosaik_discovery_gossip_passive", GAUGE, "passive view size", MK_NO_LABELS) \
+    X(DISCOVERY_GOSSIP_FRAMES_SENT, "mosaik_discovery_gossip_frames_sent", COUNTER, "announce frames sent", \
+      MK_NO_LABELS)                                                                                      \
+    X(DISCOVERY_GOSSIP_FRAMES_RECEIVED, "mosaik_discovery_gossip_frames_received", COUNTER,               \
+      "announce frames received", MK_NO_LABELS)                                                          \
+    X(DISCOVERY_GOSSIP_ENTRIES_SENT, "mosaik_discovery_gossip_entries_sent", COUNTER, "entries gossiped", \
+      MK_NO_LABELS)                                                                                      \
+    X(DISCOVERY_GOSSIP_ENTRIES_RECEIVED, "mosaik_discovery_gossip_entries_received", COUNTER,             \
+      "entries received (gossip, sync, ping)", MK_NO_LABELS)                                              \
+    X(DISCOVERY_GOSSIP_DUPLICATES, "mosaik_discovery_gossip_duplicates", COUNTER,                        \
+      "received entries not newer than the stored one", MK_NO_LABELS)                                    \
+    X(DISCOVERY_ENTRIES_REJECTED, "mosaik_discovery_entries_rejected", COUNTER, "refused entries by reason", \
+      ("reason"))                                                                                        \
+    X(DISCOVERY_RTT_PROBES, "mosaik_discovery_rtt_probes", COUNTER, "pings by result", ("result"))        \
     /* groups */                                                                                         \
     X(GROUPS_ACTIVE, "mosaik_groups_active", GAUGE, "groups joined", MK_NO_LABELS)                       \
     X(GROUPS_RAFT_ELECTIONS, "mosaik_groups_raft_elections", COUNTER, "elections started", ("group"))     \
