@@ -103,6 +103,7 @@ static int parse_body(mk_peer_entry_t *e, const uint8_t *body, size_t len, mk_en
         le.too_big = true;
         mk_dec_fail(&d, "agent: %zu bytes over the limit %d", agent.len, MK_ENTRY_MAX_AGENT);
     }
+    if (mk_dec_ok(&d) && memchr(agent.ptr, 0, agent.len)) mk_dec_fail(&d, "agent: contains a NUL character");
     if (mk_dec_ok(&d)) {
         memcpy(e->agent, agent.ptr, agent.len);
         e->agent[agent.len] = 0;

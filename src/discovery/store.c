@@ -262,7 +262,7 @@ int64_t mk_store_next_expiry(const mk_store_t *s) {
 void mk_store_purge(mk_store_t *s, int64_t now_ms, void (*gone)(void *ctx, const mk_peer_entry_t *e), void *ctx) {
     for (size_t i = 0; i < s->n;) {
         const mk_peer_entry_t *e = s->v[i];
-        if (!e->is_signed || (int64_t)(e->version.update_ms + s->p.purge_after_ms) > now_ms) {
+        if (!e->is_signed || (int64_t)(e->version.update_ms + s->p.purge_after_ms) >= now_ms) {  /* stale: update < now − purge */
             i++;
             continue;
         }
@@ -272,7 +272,7 @@ void mk_store_purge(mk_store_t *s, int64_t now_ms, void (*gone)(void *ctx, const
     }
     size_t k = 0;
     for (size_t i = 0; i < s->nt; i++)
-        if ((int64_t)(s->t[i].version.update_ms + s->p.purge_after_ms) > now_ms) s->t[k++] = s->t[i];
+        if ((int64_t)(s->t[i].version.update_ms + s->p.purge_after_ms) >= now_ms) s->t[k++] = s->t[i];
     s->nt = k;
 }
 

@@ -64,7 +64,7 @@ const mk_peer_entry_t *mk_store_at(const mk_store_t *s, size_t i);
 
 /* Earliest wall-clock ms at which a signed entry or a tombstone expires; -1 if none. */
 int64_t mk_store_next_expiry(const mk_store_t *s);
-/* Removes signed entries with update + purge_after ≤ now (gone(ctx, entry) for each, borrowed during the
+/* Removes signed entries with update + purge_after < now (gone(ctx, entry) for each, borrowed during the
  * call) and expired tombstones. */
 void mk_store_purge(mk_store_t *s, int64_t now_ms, void (*gone)(void *ctx, const mk_peer_entry_t *e), void *ctx);
 
