@@ -20,7 +20,7 @@ typedef struct mk_disc_sync {
     mk_disc_t *d;
     mk_link_t *link;
     mk_peer_id_t peer;
-    bool inbound, got_hello, replied, finished;
+    bool inbound, got_hello, replied, finished, opened;
     int64_t started_ms;
     uint32_t frames;
     void (*done)(void *ctx, int rc, const mk_error_t *e);
@@ -241,6 +241,7 @@ static void on_sync_open(mk_link_t *l, void *ctx, int status, const mk_error_t *
         return;
     }
     s->peer = mk_link_peer(l);
+    s->opened = true;
     recent_t *r = recent_find(d, &s->peer, true);
     if (r) r->out_ms = mk_now_ms();
     mk_digest_item_t *mine = NULL;
@@ -258,7 +259,10 @@ static void on_sync_close(mk_link_t *l, void *ctx, uint32_t code, bool remote, c
     mk_error_t err;
     int rc = MK_OK;
     if (!(code == MK_CLOSE_SUCCESS && remote && (s->replied || s->inbound))) {
-        rc = code == MK_CLOSE_DIFFERENT_NETWORK ? MK_EWRONGNET : MK_EPROTO;
+        rc = code == MK_CLOSE_DIFFERENT_NETWORK ? MK_EWRONGNET
+             : code == MK_CLOSE_CANCELLED && remote ? MK_EBUSY
+             : !s->inbound && !s->opened        ? MK_EUNREACH
+                                                : MK_EPROTO;
         MK_ERR(&err, rc, "catalog sync ended with %u (%s)", code, reason ? reason : "");
     }
     sync_end(d, s, rc, rc == MK_OK ? NULL : &err, 0, NULL);
