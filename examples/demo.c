@@ -1,6 +1,8 @@
-/* examples/demo.c — the README demo (`mosaik-demo`): three nodes in one process on loopback connect
- * pairwise over TLS 1.3 links, ping each other, and print each node's id, address and the kernel-
- * measured RTT of its links. Later subsystems extend it (discovery, streams, groups, collections). */
+/* examples/demo.c — the README demo (`mosaik-demo`): three nodes in one process on loopback. Nodes 1
+ * and 2 know only node 0's address; discovery (gossip + catalog sync) gives every node the full
+ * catalog, which the demo prints once converged. The nodes also connect pairwise over TLS 1.3 links,
+ * ping each other and print the kernel-measured RTT. Later subsystems extend it (streams, groups,
+ * collections). */
 #include <mosaik/mosaik.h>
 
 #include <pthread.h>
@@ -76,10 +78,16 @@ int main(int argc, char **argv) {
     mk_id_hex(&netid, hex);
     printf("libmosaik %s demo: %d nodes on 127.0.0.1, network %s (random)\n", MK_VERSION_STRING, NODES,
            mk_id_short(&netid, sh));
+    char boot_addr[MK_ADDR_STR_MAX] = "";
     for (int i = 0; i < NODES; i++) {
         mk_network_config_t cfg = MK_NETWORK_CONFIG_DEFAULT;
         cfg.network = hex;
         cfg.bind[0] = "127.0.0.1:0";
+        const char *boot[] = {boot_addr, NULL};
+        const char *tags_boot[] = {"bootstrap", NULL}, *tags_demo[] = {"demo", NULL};
+        cfg.discovery.no_auto_bootstrap = true;  /* loopback only: no public DHT */
+        cfg.discovery.tags = i == 0 ? tags_boot : tags_demo;
+        if (i > 0) cfg.discovery.bootstrap = boot;
         mk_error_t e;
         nets[i] = mk_network_new(&cfg, &e);
         if (!nets[i]) fail("start", e.msg);
@@ -88,7 +96,39 @@ int main(int argc, char **argv) {
         char addr[MK_ADDR_STR_MAX];
         mk_network_addr_str(nets[i], addr, sizeof addr);
         mk_peer_id_t id = mk_network_peer_id(nets[i]);
-        printf("[%5.2fs] start      n%d %s %s\n", now_s() - start, i, mk_id_short(&id, sh), strchr(addr, '@') + 1);
+        printf("[%5.2fs] start      n%d %s %s%s\n", now_s() - start, i, mk_id_short(&id, sh), strchr(addr, '@') + 1,
+               i == 0 ? "  (bootstrap for the others)" : "");
+        if (i == 0) snprintf(boot_addr, sizeof boot_addr, "%s", addr);
+    }
+    /* discovery: wait until every node lists the other two, then print the catalogs */
+    for (;;) {
+        int complete = 0;
+        for (int i = 0; i < NODES; i++) {
+            mk_catalog_t *c = mk_discovery_catalog(nets[i]);
+            complete += c && mk_catalog_count(c) == NODES - 1;
+            mk_catalog_free(c);
+        }
+        if (complete == NODES) break;
+        if ((now_s() - start) * 1000 > deadline_ms) fail("discovery", "catalogs did not converge");
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    printf("[%5.2fs] discovery  catalogs converged through n0 (gossip + catalog sync)\n", now_s() - start);
+    for (int i = 0; i < NODES; i++) {
+        mk_catalog_t *c = mk_discovery_catalog(nets[i]);
+        mk_catalog_iter_t it;
+        mk_catalog_iter_init(&it, c, 0);
+        const mk_peer_entry_t *pe;
+        mk_peer_id_t me = mk_network_peer_id(nets[i]);
+        printf("[%5.2fs] catalog    n%d %s sees:", now_s() - start, i, mk_id_short(&me, sh));
+        while ((pe = mk_catalog_next(&it))) {
+            const mk_sock_addr_t *addrs;
+            size_t na = mk_peer_entry_addrs(pe, &addrs);
+            printf(" %s:%u%s", mk_id_short(mk_peer_entry_id(pe), sh), na ? addrs[0].port : 0,
+                   mk_peer_entry_has_tag(pe, "bootstrap") ? "[bootstrap]" : "[demo]");
+        }
+        printf("\n");
+        mk_catalog_free(c);
     }
     /* node i accepts one link from every node with a lower index */
     pthread_t echo[NODES];
