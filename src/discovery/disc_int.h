@@ -126,6 +126,8 @@ void mk_disc_peer_gone(mk_disc_t *d, const mk_peer_id_t *peer, const mk_peer_ent
 void mk_disc_queue_event(mk_disc_t *d, mk_peer_event_kind_t kind, const mk_peer_id_t *peer,
                          const mk_peer_entry_t *entry, bool changed, mk_depart_reason_t reason);
 void mk_disc_schedule_publish(mk_disc_t *d);
+/* Publishes a scheduled snapshot now (before an API call that changed the catalog returns). */
+void mk_disc_publish_pending(mk_disc_t *d);
 void mk_disc_count_reject(mk_disc_t *d, mk_entry_reject_t why);
 void mk_disc_stat_add(mk_disc_t *d, uint64_t *field, uint64_t v);
 /* Re-signs the local entry at the end of this loop turn (or when the 20/s rate limit allows). */

@@ -99,6 +99,10 @@ static void on_publish(evutil_socket_t fd, short what, void *arg) {
     publish_now(arg);
 }
 
+void mk_disc_publish_pending(mk_disc_t *d) {
+    if (d->publish_scheduled) publish_now(d);
+}
+
 void mk_disc_schedule_publish(mk_disc_t *d) {
     if (d->publish_scheduled) return;
     d->publish_scheduled = true;

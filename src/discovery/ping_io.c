@@ -40,6 +40,15 @@ static void ping_unlink(mk_disc_t *d, mk_disc_ping_t *p) {
     free(p);
 }
 
+/* Closes a session's link without hearing back from it, and frees the session. */
+static void ping_drop(mk_disc_t *d, mk_disc_ping_t *p, uint32_t code, const char *why) {
+    if (p->link) {
+        mk_link_set_ops(p->link, NULL, NULL);  /* closing reports synchronously otherwise */
+        mk_link_close_async(p->link, code, why);
+    }
+    ping_unlink(d, p);
+}
+
 /* Ends an outbound ping with a result (done runs once). */
 static void ping_finish(mk_disc_t *d, mk_disc_ping_t *p, int rc, uint64_t rtt_us, const mk_error_t *err) {
     void (*done)(void *, int, uint64_t, const mk_error_t *) = p->done;
@@ -86,13 +95,11 @@ static void ping_on_frame(mk_link_t *l, void *ctx, const uint8_t *data, size_t n
         mk_network_id_t net;
         uint64_t nonce;
         if (p->answered || mk_wire_decode_ping(data, n, &net, &nonce, &err) != MK_OK) {
-            mk_link_close_async(p->link, MK_CLOSE_PROTOCOL_VIOLATION, p->answered ? "second Ping" : err.msg);
-            ping_unlink(d, p);
+            ping_drop(d, p, MK_CLOSE_PROTOCOL_VIOLATION, p->answered ? "second Ping" : err.msg);
             return;
         }
         if (!mk_id_eq(&net, &d->net_id)) {
-            mk_link_close_async(p->link, MK_CLOSE_DIFFERENT_NETWORK, "ping for another network");
-            ping_unlink(d, p);
+            ping_drop(d, p, MK_CLOSE_DIFFERENT_NETWORK, "ping for another network");
             return;
         }
         p->answered = true;
@@ -194,8 +201,7 @@ void mk_ping_probe_tick(mk_disc_t *d) {
         next = p->next;
         if (now - p->started_ms < PING_TIMEOUT_MS) continue;
         if (p->inbound) {
-            mk_link_close_async(p->link, MK_CLOSE_SUCCESS, "ping session over");
-            ping_unlink(d, p);
+            ping_drop(d, p, MK_CLOSE_SUCCESS, "ping session over");
         } else {
             mk_error_t err;
             MK_ERR(&err, MK_ETIMEDOUT, "ping: no Pong within %d ms", PING_TIMEOUT_MS);
@@ -247,8 +253,7 @@ void mk_ping_stop(mk_disc_t *d) {
             MK_ERR(&err, MK_ETERMINATED, "network stopping");
             ping_finish(d, p, MK_ETERMINATED, 0, &err);
         } else {
-            if (p->link) mk_link_close_async(p->link, MK_CLOSE_GRACEFUL_SHUTDOWN, "node departing");
-            ping_unlink(d, p);
+            ping_drop(d, p, MK_CLOSE_GRACEFUL_SHUTDOWN, "node departing");
         }
     }
     if (d->probe_ev) {

@@ -279,6 +279,7 @@ static void run_feed(mk_disc_t *d, mk_disc_cmd_t *c) {
         }
     }
     mk_peer_entry_unref(res.entry);
+    mk_disc_publish_pending(d);
     mk_disc_cmd_done(c, rc, rc == MK_OK ? NULL : &err);
 }
 
@@ -330,6 +331,7 @@ static void run_insert(mk_disc_t *d, mk_disc_cmd_t *c) {
         rc = MK_ERR(&err, MK_EFULL, "catalog full (max_peers %u)", d->cfg.c.max_peers);
     }
     mk_peer_entry_unref(e);
+    mk_disc_publish_pending(d);
     mk_disc_cmd_done(c, rc, rc == MK_OK ? NULL : &err);
 }
 
@@ -378,6 +380,7 @@ static void run_remove(mk_disc_t *d, mk_disc_cmd_t *c) {
     }
     mk_disc_peer_gone(d, peer, gone, MK_DEPART_REMOVED);
     mk_peer_entry_unref(gone);
+    mk_disc_publish_pending(d);
     mk_disc_cmd_done(c, MK_OK, NULL);
 }
 
@@ -403,6 +406,7 @@ static void on_cleared(void *ctx, const mk_peer_entry_t *gone) {
 
 static void run_clear_unsigned(mk_disc_t *d, mk_disc_cmd_t *c) {
     mk_store_clear_unsigned(d->store, on_cleared, d);
+    mk_disc_publish_pending(d);
     mk_disc_cmd_done(c, MK_OK, NULL);
 }
 

@@ -136,7 +136,11 @@ void mk_dial_start(mk_link_t *l) {
     l->started_us = mk_now_us();
     l->dial_all_timeouts = true;
     l->dial_last_errno = ECONNREFUSED;
-    start_next(l);
+    /* The first attempt runs on the next loop turn, so that no outcome (an immediate refusal included)
+     * reaches the caller's callbacks before mk_link_dial has returned the link. */
+    if (!l->dial_stagger) l->dial_stagger = evtimer_new(l->net->base, on_stagger, l);
+    struct timeval now = {0, 0};
+    if (!l->dial_stagger || evtimer_add(l->dial_stagger, &now) != 0) start_next(l);
 }
 
 mk_link_t *mk_link_dial(mk_network_t *n, const mk_peer_addr_t *to, const char *alpn, unsigned flags,

@@ -404,9 +404,18 @@ static const char *describe_ssl_error(mk_link_t *l, char *buf, size_t cap, unsig
     return buf;
 }
 
+static void on_event_inner(mk_link_t *l, short events);
+
+/* Holds a reference across the callbacks it triggers: their owners may drop theirs. */
 static void on_event(struct bufferevent *bev, short events, void *arg) {
     mk_link_t *l = arg;
     (void)bev;
+    mk_link_retain(l);
+    on_event_inner(l, events);
+    mk_link_release(l);
+}
+
+static void on_event_inner(mk_link_t *l, short events) {
     if (events & BEV_EVENT_CONNECTED) {
         if (l->phase == MK_LINK_TLS) on_tls_up(l);
         return;
@@ -455,10 +464,17 @@ static void on_event(struct bufferevent *bev, short events, void *arg) {
     else apply(l, &a);
 }
 
+static void on_timer_inner(mk_link_t *l);
+
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
-    mk_link_t *l = arg;
     (void)fd;
     (void)what;
+    mk_link_retain(arg);
+    on_timer_inner(arg);
+    mk_link_release(arg);
+}
+
+static void on_timer_inner(mk_link_t *l) {
     if (l->phase == MK_LINK_CLOSING) {
         finish(l);
         return;
