@@ -67,8 +67,15 @@ static void won(mk_link_t *l, size_t i) {
     mk_link_adopt_socket(l, fd);
 }
 
+static void on_attempt_inner(evutil_socket_t fd, short what, mk_link_t *l);
+
 static void on_attempt(evutil_socket_t fd, short what, void *arg) {
-    mk_link_t *l = arg;
+    mk_link_retain(arg);  /* outcomes reach callbacks that may drop the owner's reference */
+    on_attempt_inner(fd, what, arg);
+    mk_link_release(arg);
+}
+
+static void on_attempt_inner(evutil_socket_t fd, short what, mk_link_t *l) {
     size_t i = 0;
     while (i < MK_ADDR_MAX && l->dial_fds[i] != fd) i++;
     if (i == MK_ADDR_MAX) return;
@@ -86,7 +93,9 @@ static void on_attempt(evutil_socket_t fd, short what, void *arg) {
 static void on_stagger(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
+    mk_link_retain(arg);
     start_next(arg);
+    mk_link_release(arg);
 }
 
 static void start_next(mk_link_t *l) {

@@ -125,12 +125,14 @@ static void report_open(mk_link_t *l, int status, const mk_error_t *err) {
 }
 
 void mk_link_fail_open(mk_link_t *l, int status, const mk_error_t *err) {
+    mk_link_retain(l);  /* the open callback may drop the owner's reference */
     report_open(l, status, err);
     if (!l->close_reported) {
         l->close_reported = true;
         public_set_ended(l, MK_CLOSE_UNEXPECTED, false, err ? err->msg : "", false);
     }
     finish(l);
+    mk_link_release(l);
 }
 
 static void report_close(mk_link_t *l, uint32_t code, bool remote, const char *reason, bool we_first) {

@@ -1,6 +1,6 @@
 /* tools/mosaik/main.c — the `mosaik` command-line program: option parsing and the one-shot
- * subcommands `keygen` and `id`. Network subcommands (bootstrap, inspect, dht, tdx) arrive with the
- * subsystems they drive. */
+ * subcommands `keygen` and `id`; `bootstrap` and `inspect` are in node_cmds.c (dht and tdx arrive with
+ * the subsystems they drive). */
 #include <mosaik/mosaik.h>
 
 #include <event2/event.h>
@@ -9,18 +9,26 @@
 #include <stdio.h>
 #include <string.h>
 
+int cmd_bootstrap(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
 static int usage(FILE *to) {
     fprintf(to,
             "usage: mosaik [-v|-vv|-q] <command> [options]\n"
             "       mosaik --version | --help\n"
             "commands:\n"
             "  keygen [--secret SEED]   print a secret key (64 hex) and its peer id\n"
-            "  id STRING...             print the id of each string (64 hex decoded, else BLAKE3)\n");
+            "  id STRING...             print the id of each string (64 hex decoded, else BLAKE3)\n"
+            "  bootstrap -n NET [-s SECRET] [-p ADDR]... [-t TAG]... [-l IP:PORT]\n"
+            "                           run a bootstrap node; prints its address line\n"
+            "  inspect -n NET -p ADDR [--json] [--wait S] [--min-peers N]\n"
+            "                           join, print the catalog once, depart\n");
     return to == stderr ? 2 : 0;
 }
 
 static int cmd_keygen(int argc, char **argv) {
-    static const struct option opts[] = {{"secret", required_argument, NULL, 's'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"secret", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 's'},
+                                         {NULL, 0, NULL, 0}};
     const char *seed = NULL;
     int c;
     optind = 1;
@@ -83,6 +91,8 @@ int main(int argc, char **argv) {
     const char *cmd = argv[i];
     if (!strcmp(cmd, "keygen")) return cmd_keygen(argc - i, argv + i);
     if (!strcmp(cmd, "id")) return cmd_id(argc - i, argv + i);
+    if (!strcmp(cmd, "bootstrap")) return cmd_bootstrap(argc - i, argv + i);
+    if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - i, argv + i);
     fprintf(stderr, "mosaik: unknown command '%s' (try --help)\n", cmd);
     return 2;
 }
