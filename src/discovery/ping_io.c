@@ -65,6 +65,7 @@ static void ping_finish(mk_disc_t *d, mk_disc_ping_t *p, int rc, uint64_t rtt_us
         mk_link_release(l);
     }
     ping_unlink(d, p);
+    mk_disc_publish_pending(d);  /* the Pong's entry is in the catalog when the caller wakes */
     if (done) done(ctx, rc, rtt_us, err);
 }
 

@@ -87,6 +87,7 @@ static void sync_end(mk_disc_t *d, mk_disc_sync_t *s, int rc, const mk_error_t *
         mk_link_release(l);
     }
     sync_unlink(d, s);
+    mk_disc_publish_pending(d);  /* merged entries are in the catalog when the caller wakes */
     if (done) done(ctx, rc, err);
 }
 
