@@ -252,7 +252,9 @@ void mk_hpv_on_neighbor_reply(mk_hpv_t *h, const mk_peer_id_t *peer, bool accept
     }
     simple(h, MK_HPV_CLOSE, peer);
     passive_add(h, peer);
-    repair_one(h, now);
+    /* no immediate retry: while the view is short, the tick tries one Neighbor{low} every 2 s ± 50 %
+     * (retrying at once loops among full nodes that keep refusing) */
+    (void)now;
 }
 
 void mk_hpv_on_forward_join(mk_hpv_t *h, const mk_peer_id_t *from, const mk_peer_id_t *joiner, uint8_t ttl,
