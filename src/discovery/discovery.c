@@ -260,8 +260,8 @@ static void on_announce(evutil_socket_t fd, short what, void *arg) {
     mk_disc_arm(d->announce_ev, mk_disc_jitter(d, d->cfg.c.announce_interval_ms, d->cfg.c.announce_jitter));
 }
 
-static void on_addrs_changed(void *ctx, mk_network_t *n) {
-    mk_disc_t *d = ctx;
+/* Copies the network's published addresses into the draft. */
+static void take_addresses(mk_disc_t *d, mk_network_t *n) {
     mk_peer_addr_t a;
     mk_network_addr(n, &a);
     mk_sock_addr_t addrs[MK_ADDR_MAX];
@@ -269,6 +269,11 @@ static void on_addrs_changed(void *ctx, mk_network_t *n) {
     for (size_t i = 0; i < a.naddrs && k < MK_ADDR_MAX; i++)
         if (mk_sock_addr_from_sockaddr(&a.addrs[i], &addrs[k]) == MK_OK) k++;
     mk_entry_draft_set_addrs(d->draft, addrs, k);
+}
+
+static void on_addrs_changed(void *ctx, mk_network_t *n) {
+    mk_disc_t *d = ctx;
+    take_addresses(d, n);
     d->local_dirty = true;
     mk_disc_resign_soon(d);
 }
@@ -399,13 +404,7 @@ int mk_discovery_install(mk_network_t *n, const mk_discovery_config_t *cfg, mk_e
         mk_id_t tag = mk_id_from_str(d->cfg.tags[i]);
         mk_entry_draft_add_tag(d->draft, &tag);
     }
-    mk_peer_addr_t a;
-    mk_network_addr(n, &a);
-    mk_sock_addr_t addrs[MK_ADDR_MAX];
-    size_t k = 0;
-    for (size_t i = 0; i < a.naddrs && k < MK_ADDR_MAX; i++)
-        if (mk_sock_addr_from_sockaddr(&a.addrs[i], &addrs[k]) == MK_OK) k++;
-    mk_entry_draft_set_addrs(d->draft, addrs, k);
+    take_addresses(d, n);
     /* an initial signed entry exists before the loop runs, so mk_discovery_me never sees NULL */
     if (mk_entry_draft_seal(d->draft, d->sk, &d->local, e) != MK_OK) {
         disc_destroy(d);

@@ -426,16 +426,26 @@ static void run_dial(mk_disc_t *d, mk_disc_cmd_t *c) {
     mk_disc_cmd_done(c, rc, rc == MK_OK ? NULL : &err);
 }
 
-int mk_discovery_dial(mk_network_t *n, const char *addr, mk_error_t *e) {
-    NEED_DISC(n, e);
-    (void)d;
+/* A parsed contact address for a command to own: MK_OK, MK_ENOMEM or MK_EINVAL (e names the part). */
+static int contact_arg(const char *addr, mk_disc_contact_t **out, mk_error_t *e) {
     mk_disc_contact_t *ct = malloc(sizeof *ct);
+    *out = NULL;
     if (!ct) return MK_ERR(e, MK_ENOMEM, "out of memory");
     int rc = mk_disc_contact_parse(addr, ct, e);
     if (rc != MK_OK) {
         free(ct);
         return rc;
     }
+    *out = ct;
+    return MK_OK;
+}
+
+int mk_discovery_dial(mk_network_t *n, const char *addr, mk_error_t *e) {
+    NEED_DISC(n, e);
+    (void)d;
+    mk_disc_contact_t *ct;
+    int rc = contact_arg(addr, &ct, e);
+    if (rc != MK_OK) return rc;
     return mk_disc_cmd_submit(n, mk_disc_cmd_new(run_dial, free_payload, ct), 0, e);
 }
 
@@ -454,13 +464,9 @@ static void run_sync(mk_disc_t *d, mk_disc_cmd_t *c) {
 int mk_discovery_sync_with(mk_network_t *n, const char *addr, int timeout_ms, mk_error_t *e) {
     NEED_DISC(n, e);
     (void)d;
-    mk_disc_contact_t *ct = malloc(sizeof *ct);
-    if (!ct) return MK_ERR(e, MK_ENOMEM, "out of memory");
-    int rc = mk_disc_contact_parse(addr, ct, e);
-    if (rc != MK_OK) {
-        free(ct);
-        return rc;
-    }
+    mk_disc_contact_t *ct;
+    int rc = contact_arg(addr, &ct, e);
+    if (rc != MK_OK) return rc;
     return mk_disc_cmd_submit(n, mk_disc_cmd_new(run_sync, free_payload, ct), timeout_ms, e);
 }
 
