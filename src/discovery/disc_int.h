@@ -130,6 +130,8 @@ void mk_disc_schedule_publish(mk_disc_t *d);
 void mk_disc_publish_pending(mk_disc_t *d);
 void mk_disc_count_reject(mk_disc_t *d, mk_entry_reject_t why);
 void mk_disc_stat_add(mk_disc_t *d, uint64_t *field, uint64_t v);
+/* Records an RTT sample of a catalog peer; a max_rtt flip schedules a snapshot. */
+void mk_disc_record_rtt(mk_disc_t *d, const mk_peer_id_t *peer, uint32_t rtt_us);
 /* Re-signs the local entry at the end of this loop turn (or when the 20/s rate limit allows). */
 void mk_disc_resign_soon(mk_disc_t *d);
 /* Builds a snapshot of the store (seq + 1) with the current RTT view. */

@@ -278,10 +278,46 @@ static void on_addrs_changed(void *ctx, mk_network_t *n) {
     mk_disc_resign_soon(d);
 }
 
-static void on_rtt(void *ctx, const mk_peer_id_t *peer, uint32_t rtt_us) {
-    mk_disc_t *d = ctx;
-    if (mk_store_has_peer(d->store, peer)) mk_rtt_record(d->rtt, peer, rtt_us, mk_now_ms());
+void mk_disc_record_rtt(mk_disc_t *d, const mk_peer_id_t *peer, uint32_t rtt_us) {
+    if (!mk_store_has_peer(d->store, peer)) return;  /* RTT state lives only for catalog peers */
+    int64_t before = -1, after = -1;
+    mk_rtt_get(d->rtt, peer, &before, NULL, NULL, NULL);
+    mk_rtt_record(d->rtt, peer, rtt_us, mk_now_ms());
+    mk_rtt_get(d->rtt, peer, &after, NULL, NULL, NULL);
+    if (d->cfg.c.max_rtt_ms) {  /* a flip of the max_rtt filter publishes a snapshot (and wakes watches) */
+        int64_t limit = (int64_t)d->cfg.c.max_rtt_ms * 1000;
+        if ((before > limit) != (after > limit)) mk_disc_schedule_publish(d);
+    }
 }
+
+static void on_rtt(void *ctx, const mk_peer_id_t *peer, uint32_t rtt_us) { mk_disc_record_rtt(ctx, peer, rtt_us); }
+
+#ifdef MK_TEST_HOOKS
+typedef struct rtt_hook {
+    mk_peer_id_t peer;
+    uint32_t rtt_us;
+} rtt_hook_t;
+
+static void run_rtt_hook(mk_disc_t *d, mk_disc_cmd_t *c) {
+    rtt_hook_t *h = c->payload;
+    mk_disc_record_rtt(d, &h->peer, h->rtt_us);
+    mk_disc_publish_pending(d);
+    mk_disc_cmd_done(c, MK_OK, NULL);
+}
+
+static void free_rtt_hook(mk_disc_cmd_t *c) {
+    free(c->payload);
+    c->payload = NULL;
+}
+
+int mk_discovery_test_rtt_record(mk_network_t *n, const mk_peer_id_t *peer, uint32_t rtt_us) {
+    rtt_hook_t *h = malloc(sizeof *h);
+    if (!h) return MK_ENOMEM;
+    h->peer = *peer;
+    h->rtt_us = rtt_us;
+    return mk_disc_cmd_submit(n, mk_disc_cmd_new(run_rtt_hook, free_rtt_hook, h), 5000, NULL);
+}
+#endif
 
 /* ---- lifecycle ---- */
 

@@ -14,4 +14,9 @@ int mk_discovery_install(mk_network_t *n, const mk_discovery_config_t *cfg, mk_e
 /* True once the network began shutting down (loop thread). */
 bool mk_disc_stopping(const mk_disc_t *d);
 
+#ifdef MK_TEST_HOOKS
+/* Test hook (spec 20 §11 mkt_rtt_record): records an RTT sample as if measured, then publishes. */
+int mk_discovery_test_rtt_record(mk_network_t *n, const mk_peer_id_t *peer, uint32_t rtt_us);
+#endif
+
 #endif

@@ -122,7 +122,7 @@ static void ping_on_frame(mk_link_t *l, void *ctx, const uint8_t *data, size_t n
     mk_store_result_t res = {0};
     mk_disc_merge(d, entry.ptr, entry.len, NULL, false, &res);
     mk_peer_entry_unref(res.entry);
-    if (mk_store_has_peer(d->store, &p->peer)) mk_rtt_record(d->rtt, &p->peer, (uint32_t)rtt, mk_now_ms());
+    mk_disc_record_rtt(d, &p->peer, (uint32_t)rtt);
     ping_finish(d, p, MK_OK, rtt, NULL);
 }
 

@@ -4,6 +4,7 @@
 #include "support/mkt_disc.h"
 #include "support/mkt_raw.h"
 
+#include "discovery/discovery.h"
 #include "discovery/entry.h"
 #include "discovery/wire.h"
 
@@ -278,6 +279,33 @@ static void ping_measures_rtt(void **state) {
     mk_catalog_free(c);
 }
 
+static void max_rtt_50(mk_network_config_t *cfg) { cfg->discovery.max_rtt_ms = 50; }
+
+static void max_rtt_hides_slow_peers_but_not_unmeasured_ones(void **state) {
+    (void)state;
+    a = mkt_disc_node(NULL, max_rtt_50);
+    const mk_peer_entry_t *x = forge("slow", NULL, NULL, 0, NULL);
+    assert_int_equal(feed(a, x), MK_OK);
+    mk_catalog_t *before = mk_discovery_catalog(a);
+    assert_non_null(mk_catalog_get(before, &x->peer));  /* no sample yet: listed */
+    mk_catalog_free(before);
+    mk_error_t err;
+    mk_catalog_watch_t *w = mk_catalog_watch(a, &err);
+    assert_int_equal(mk_discovery_test_rtt_record(a, &x->peer, 200000), MK_OK);
+    assert_int_equal(mk_catalog_watch_changed(w, mkt_ms(2000), &err), MK_OK);  /* the flip published */
+    mk_catalog_t *c = mk_catalog_watch_latest(w);
+    assert_null(mk_catalog_get(c, &x->peer));
+    assert_int_equal(mk_catalog_count(c), 0);
+    mk_catalog_iter_t it;
+    mk_catalog_iter_init(&it, c, MK_CAT_IGNORE_MAX_RTT);
+    const mk_peer_entry_t *seen = mk_catalog_next(&it);
+    assert_non_null(seen);
+    assert_memory_equal(mk_peer_entry_id(seen)->b, x->peer.b, 32);
+    mk_catalog_free(c);
+    mk_catalog_watch_free(w);
+    mk_peer_entry_unref(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(feed_applies_every_rule, teardown),
@@ -287,6 +315,7 @@ int main(void) {
         cmocka_unit_test_teardown(lagging_subscription_and_watch, teardown),
         cmocka_unit_test_teardown(sync_with_gives_both_the_union, teardown),
         cmocka_unit_test_teardown(ping_measures_rtt, teardown),
+        cmocka_unit_test_teardown(max_rtt_hides_slow_peers_but_not_unmeasured_ones, teardown),
     };
     return mkt_run("integration.discovery.rules", tests, sizeof tests / sizeof tests[0]);
 }
