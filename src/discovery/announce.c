@@ -496,6 +496,10 @@ static void handle_frame(mk_disc_t *d, mk_disc_conn_t *c, const uint8_t *p, size
         break;
     }
     case MK_WIRE_ENTRIES:
+        if (atomic_load_explicit(&d->test_drop_gossip, memory_order_relaxed)) {
+            mk_wire_msg_free(&m);
+            break;
+        }
         for (size_t i = 0; i < m.nentries; i++) {
             if (!take_entry(d, c, m.entries[i], true)) {
                 mk_wire_msg_free(&m);

@@ -65,6 +65,7 @@ struct mk_disc {
     char self_short[MK_ID_SHORT_LEN + 1];
     const mk_secret_key_t *sk;
     bool stopping;
+    _Atomic bool test_drop_gossip;              /* test hook: ignore received Entries frames */
     uint64_t rng;                               /* splitmix64 state for jitter */
 
     /* local entry */

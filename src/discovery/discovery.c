@@ -310,6 +310,11 @@ static void free_rtt_hook(mk_disc_cmd_t *c) {
     c->payload = NULL;
 }
 
+void mk_discovery_test_drop_gossip(mk_network_t *n, bool drop) {
+    mk_disc_t *d = mk_net_subsystem(n, MK_SUBSYS_DISCOVERY);
+    if (d) atomic_store(&d->test_drop_gossip, drop);
+}
+
 int mk_discovery_test_rtt_record(mk_network_t *n, const mk_peer_id_t *peer, uint32_t rtt_us) {
     rtt_hook_t *h = malloc(sizeof *h);
     if (!h) return MK_ENOMEM;

@@ -17,6 +17,8 @@ bool mk_disc_stopping(const mk_disc_t *d);
 #ifdef MK_TEST_HOOKS
 /* Test hook (spec 20 §11 mkt_rtt_record): records an RTT sample as if measured, then publishes. */
 int mk_discovery_test_rtt_record(mk_network_t *n, const mk_peer_id_t *peer, uint32_t rtt_us);
+/* Test hook (spec 20 §11 mkt_drop_gossip): received Entries frames are ignored while set. Any thread. */
+void mk_discovery_test_drop_gossip(mk_network_t *n, bool drop);
 #endif
 
 #endif

@@ -358,7 +358,20 @@ static void on_sync_tick(evutil_socket_t fd, short what, void *arg) {
             mk_peer_id_t act[32];
             size_t na = mk_announce_active(d, act, 32);
             if (na > 32) na = 32;
-            if (na) mk_sync_start(d, NULL, &act[mk_disc_rand(d) % na], NULL, NULL, NULL);
+            /* the neighbour we exchanged with least recently (either way; random among ties), so that
+             * every link is covered in turn rather than by chance */
+            size_t best = na ? (size_t)(mk_disc_rand(d) % na) : 0;
+            int64_t best_at = INT64_MAX;
+            for (size_t i = 0; i < na; i++) {
+                recent_t *r = recent_find(d, &act[(best + i) % na], false);
+                int64_t at = r ? (r->out_ms > r->in_ms ? r->out_ms : r->in_ms) : INT64_MIN;
+                if (at < best_at) {
+                    best_at = at;
+                    best = (best + i) % na;
+                    if (at == INT64_MIN) break;
+                }
+            }
+            if (na) mk_sync_start(d, NULL, &act[best], NULL, NULL, NULL);
         }
         d->next_anti_entropy_ms = now + mk_disc_jitter(d, d->cfg.c.sync_interval_ms, 0.5);
     }
