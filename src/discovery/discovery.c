@@ -329,6 +329,8 @@ int mk_discovery_test_rtt_record(mk_network_t *n, const mk_peer_id_t *peer, uint
 static void disc_start(mk_network_t *n, void *state) {
     mk_disc_t *d = state;
     (void)n;
+    mk_catalog_pub_bind_loop(d->pub);  /* waits on the loop thread fail with MK_EDEADLK */
+    mk_event_ring_bind_loop(d->ring);
     resign(d);  /* the first signed local entry carries the bound addresses */
     mk_disc_arm(d->announce_ev, mk_disc_jitter(d, d->cfg.c.announce_interval_ms, d->cfg.c.announce_jitter));
     mk_announce_start(d);
