@@ -282,9 +282,14 @@ static void sig_message(const uint8_t *body, size_t len, uint8_t msg[sizeof MK_E
 
 bool mk_entry_verify(const mk_peer_entry_t *e) {
     if (!e || !e->is_signed || e->wire_len < 64) return false;
+    mk_peer_entry_t *m = (mk_peer_entry_t *)(uintptr_t)e;
+    uint8_t st = atomic_load_explicit(&m->sig_state, memory_order_acquire);
+    if (st) return st == 1;
     uint8_t msg[sizeof MK_ENTRY_SIG_DOMAIN - 1 + 32];
     sig_message(e->wire + e->body_off, e->body_len, msg);
-    return mk_ed25519_verify(&e->peer, msg, sizeof msg, e->wire + e->wire_len - 64) == MK_OK;
+    bool ok = mk_ed25519_verify(&e->peer, msg, sizeof msg, e->wire + e->wire_len - 64) == MK_OK;
+    atomic_store_explicit(&m->sig_state, ok ? 1 : 2, memory_order_release);
+    return ok;
 }
 
 int mk_entry_sign_body(const uint8_t *body, size_t len, const mk_secret_key_t *sk, uint8_t sig[64]) {

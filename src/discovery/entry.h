@@ -22,6 +22,7 @@ typedef struct mk_entry_ext {
 
 struct mk_peer_entry {
     _Atomic uint32_t refs;
+    _Atomic uint8_t sig_state;         /* signature check cache: 0 unknown, 1 valid, 2 invalid */
     bool is_signed;
     mk_network_id_t network;
     mk_peer_id_t peer;
@@ -49,7 +50,8 @@ struct mk_peer_entry {
 int mk_entry_decode_signed(const void *p, size_t len, const mk_peer_entry_t **out, mk_entry_reject_t *why,
                            mk_error_t *e);
 /* Check 8: the Ed25519 signature over "mosaik/peer-entry/1" ‖ BLAKE3(body) with the entry's peer as
- * key. False for unsigned entries. */
+ * key. False for unsigned entries. The result is cached in the (immutable) entry: an entry shared by
+ * several holders is verified once. */
 bool mk_entry_verify(const mk_peer_entry_t *e);
 /* Builds an entry around `wire`, which it takes over (freed on failure too): a SignedEntry when
  * signed_form, else a bare EntryBody (an unsigned entry). Same results as mk_entry_decode_signed. */

@@ -236,5 +236,8 @@ int mk_entry_draft_seal(const mk_entry_draft_t *d, const mk_secret_key_t *sk, co
     mk_buf_t wire = MK_BUF_INIT;
     if ((rc = mk_enc_finish(&w, &wire)) != MK_OK)
         return MK_ERR(e, MK_E2BIG, "signed entry would exceed %d bytes", MK_ENTRY_MAX_BYTES);
-    return mk_entry_from_wire(wire.ptr, wire.len, true, out, NULL, e);
+    rc = mk_entry_from_wire(wire.ptr, wire.len, true, out, NULL, e);
+    if (rc == MK_OK)  /* signed just now with the peer's own key */
+        atomic_store_explicit(&((mk_peer_entry_t *)(uintptr_t)*out)->sig_state, 1, memory_order_release);
+    return rc;
 }
