@@ -124,7 +124,7 @@ case "$verb" in
   sanitize)
     deps test
     configure_build asan
-    export MK_TIME_FACTOR=${MK_TIME_FACTOR:-3}
+    export MK_TIME_FACTOR=${MK_TIME_FACTOR:-3} MK_SIM_SEED_DIVISOR=${MK_SIM_SEED_DIVISOR:-10}
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     run_ctest asan -LE 'bench-smoke|valgrind-only' "${@:2}" ;;
