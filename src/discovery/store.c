@@ -138,12 +138,20 @@ static int reject(mk_store_result_t *res, mk_entry_reject_t why, const char *tex
 
 int mk_store_offer_entry(mk_store_t *s, const mk_peer_entry_t *e, int64_t now_ms, mk_store_result_t *res) {
     memset(res, 0, sizeof *res);
+    res->peer = e->peer;
+    res->version = e->version;
     if (!e->is_signed) return reject(res, MK_REJ_MALFORMED, "unsigned entry offered as signed");
     /* 2: network */
     if (!mk_id_eq(&e->network, &s->p.network)) return reject(res, MK_REJ_WRONG_NETWORK, "entry of another network");
     /* 3: self */
     if (mk_id_eq(&e->peer, &s->p.self)) {
-        res->self_newer = s->local && mk_entry_version_cmp(e->version, s->local->version) > 0;
+        /* "our key is in use elsewhere" only on proof: a valid signature and a date within the drift.
+         * Anyone can send a forged or far-future entry with our id; believing it would let them push
+         * our version past what others accept. */
+        uint64_t lim = (now_ms > 0 ? (uint64_t)now_ms : 0) + s->p.max_time_drift_ms;
+        res->self_newer = s->local && mk_entry_version_cmp(e->version, s->local->version) > 0 &&
+                          e->version.start_ms <= e->version.update_ms && e->version.update_ms <= lim &&
+                          mk_entry_verify(e);
         res->entry = mk_peer_entry_ref(e);
         return MK_STORE_SELF;
     }

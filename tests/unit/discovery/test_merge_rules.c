@@ -232,9 +232,37 @@ static void rtt_follows_rfc6298(void **state) {
     mk_rtt_unref(t);
 }
 
+static void self_newer_needs_a_valid_signature_and_a_date_within_drift(void **state) {
+    (void)state;
+    mk_store_t *s = store(10);
+    mk_store_result_t r;
+    uint64_t t = (uint64_t)NOW;
+    const mk_peer_entry_t *local = entry("self", NULL, t, t, NULL, NULL);
+    mk_store_set_local(s, local);
+    const mk_peer_entry_t *e = entry("self", NULL, t, t + 5, NULL, NULL);  /* our key, used elsewhere */
+    assert_int_equal(offer(s, e, NOW, &r), MK_STORE_SELF);
+    assert_true(r.self_newer);
+    mk_peer_entry_unref(e);
+    e = entry("self", NULL, t, t + 5, "x", "zz");  /* forged: someone else's signature */
+    assert_int_equal(offer(s, e, NOW, &r), MK_STORE_SELF);
+    assert_false(r.self_newer);
+    mk_peer_entry_unref(e);
+    e = entry("self", NULL, t, t + DRIFT + 1000, NULL, NULL);  /* genuine but beyond the drift */
+    assert_int_equal(offer(s, e, NOW, &r), MK_STORE_SELF);
+    assert_false(r.self_newer);
+    mk_peer_entry_unref(e);
+    e = entry("self", NULL, t - 10, t - 5, NULL, NULL);  /* older than ours */
+    assert_int_equal(offer(s, e, NOW, &r), MK_STORE_SELF);
+    assert_false(r.self_newer);
+    mk_peer_entry_unref(e);
+    mk_peer_entry_unref(local);
+    mk_store_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_row_of_the_table),
+        cmocka_unit_test(self_newer_needs_a_valid_signature_and_a_date_within_drift),
         cmocka_unit_test(capacity_counts_signed_and_unsigned),
         cmocka_unit_test(tombstones_block_late_copies_but_not_restarts),
         cmocka_unit_test(unsigned_entries_yield_to_signed_ones),
