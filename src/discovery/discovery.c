@@ -160,6 +160,9 @@ int mk_disc_merge(mk_disc_t *d, const uint8_t *p, size_t len, mk_disc_conn_t *fr
     mk_store_result_t local;
     if (!res) res = &local;
     int verdict = mk_store_offer(d->store, p, len, mk_disc_now_ms(), res);
+    if (from && from->queue &&
+        (verdict == MK_STORE_DUPLICATE || verdict == MK_STORE_NEW || verdict == MK_STORE_UPDATED))
+        mk_gossip_queue_drop_known(from->queue, &res->peer, res->version);  /* it has it: do not send it back */
     mk_disc_stat_add(d, &d->stats.entries_in, 1);
     mk_counter_add(d->m.entries_in, 1);
     switch (verdict) {

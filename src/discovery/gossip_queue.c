@@ -74,4 +74,16 @@ size_t mk_gossip_queue_take(mk_gossip_queue_t *q, const mk_peer_entry_t **out, s
     return k;
 }
 
+bool mk_gossip_queue_drop_known(mk_gossip_queue_t *q, const mk_peer_id_t *peer, mk_entry_version_t version) {
+    for (size_t i = 0; i < q->n; i++) {
+        if (!mk_id_eq(&q->v[i].e->peer, peer)) continue;
+        if (mk_entry_version_cmp(q->v[i].e->version, version) > 0) return false;
+        mk_peer_entry_unref(q->v[i].e);
+        memmove(q->v + i, q->v + i + 1, (q->n - i - 1) * sizeof *q->v);  /* keep the queue's order */
+        if (--q->n == 0) q->urgent = false;
+        return true;
+    }
+    return false;
+}
+
 size_t mk_gossip_queue_len(const mk_gossip_queue_t *q) { return q->n; }

@@ -18,6 +18,9 @@ int64_t mk_gossip_queue_next_due(const mk_gossip_queue_t *q, int64_t now_ms);
 /* Takes up to cap queued entries totalling ≤ max_bytes (at least one) into out (references move to the
  * caller); returns how many. */
 size_t mk_gossip_queue_take(mk_gossip_queue_t *q, const mk_peer_entry_t **out, size_t cap, size_t max_bytes);
+/* The neighbour showed it holds `peer` at `version` (it sent it to us): a queued copy of that peer at
+ * that version or older is dropped (true), since sending it back would only be a duplicate. */
+bool mk_gossip_queue_drop_known(mk_gossip_queue_t *q, const mk_peer_id_t *peer, mk_entry_version_t version);
 size_t mk_gossip_queue_len(const mk_gossip_queue_t *q);
 
 #endif

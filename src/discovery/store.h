@@ -31,6 +31,8 @@ typedef struct mk_store_result {
     bool content_changed;         /* UPDATED: content differs from the replaced entry */
     bool replaced_unsigned;       /* NEW/UPDATED replaced an unsigned entry of that peer */
     bool self_newer;              /* SELF: the received version is above our local one */
+    mk_peer_id_t peer;            /* the offered entry's peer and version (all verdicts but malformed) */
+    mk_entry_version_t version;
     mk_entry_reject_t reject;     /* REJECTED only */
     char why[160];                /* REJECTED only: the cause */
 } mk_store_result_t;

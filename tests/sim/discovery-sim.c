@@ -157,7 +157,7 @@ static void run_seed(const dparams_t *p, uint64_t seed, bool trace, result_t *r)
         r->entries_round = w.st.entries - before.entries;
         r->dup_round = w.st.duplicates - before.duplicates;
         double bound = 15.0 * w.count * log2((double)w.count);
-        if (!s.violated && (double)r->frames_round > bound)
+        if (!s.violated && !p->baseline && (double)r->frames_round > bound)
             sim_violate(&s, "frames_per_round", "%llu frames in one announce round > 15 N log2 N = %.0f",
                         (unsigned long long)r->frames_round, bound);
     }
@@ -211,7 +211,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: discovery-sim [--seeds N] [--seed S] [--trace] [--n NODES] [--forger]\n"
             "                     [--mutate no_forward|skip_verify] [--expect-violation NAME[,NAME…]]\n"
-            "                     [--check-determinism]\n");
+            "                     [--check-determinism] [--baseline] [--compare]\n");
 }
 
 int main(int argc, char **argv) {
@@ -221,14 +221,17 @@ int main(int argc, char **argv) {
                    .gossip_flush_ms = 1000, .shuffle_ms = 60000, .sync_ms = 60000, .purge_after_ms = 300000,
                    .delay_us = 20 * MS_US, .jitter_us = 10 * MS_US};
     const char *expect = NULL;
-    bool determinism = false;
+    bool determinism = false, compare = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--n") && i + 1 < argc) p.n = (uint32_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--forger")) p.forger = true;
+        else if (!strcmp(argv[i], "--baseline")) p.baseline = true;
+        else if (!strcmp(argv[i], "--compare")) compare = true;
         else if (!strcmp(argv[i], "--mutate") && i + 1 < argc) {
             const char *m = argv[++i];
             if (!strcmp(m, "no_forward")) p.mut_no_forward = true;
             else if (!strcmp(m, "skip_verify")) p.mut_skip_verify = p.forger = true;
+            else if (!strcmp(m, "no_drop_known")) p.mut_no_drop_known = true;
             else {
                 usage();
                 return 2;
@@ -260,6 +263,21 @@ int main(int argc, char **argv) {
                (long long)r.reconnect_ms, (unsigned long long)r.syncs, (unsigned long long)r.bad_sig, r.digest);
         violations += r.invariant[0] != 0;
         expected_seen += expect && r.invariant[0] && listed(expect, r.invariant);
+        if (compare) {  /* the Rust-like baseline on the same seed, side by side */
+            dparams_t pb = p;
+            pb.baseline = true;
+            result_t b;
+            run_seed(&pb, seed, false, &b);
+            printf("{\"sim\":\"discovery-baseline\",\"seed\":%llu,\"n\":%u,\"converge_ms\":%lld,\"frames_round\":%llu,"
+                   "\"bytes_round\":%llu,\"syncs\":%llu}\n", (unsigned long long)seed, p.n, (long long)b.converge_ms,
+                   (unsigned long long)b.frames_round, (unsigned long long)b.bytes_round, (unsigned long long)b.syncs);
+            printf("{\"sim\":\"discovery-ratio\",\"seed\":%llu,\"n\":%u,\"frames_vs_baseline\":%.3f,"
+                   "\"bytes_vs_baseline\":%.3f,\"syncs_vs_baseline\":%.3f}\n", (unsigned long long)seed, p.n,
+                   b.frames_round ? (double)r.frames_round / (double)b.frames_round : 0.0,
+                   b.bytes_round ? (double)r.bytes_round / (double)b.bytes_round : 0.0,
+                   b.syncs ? (double)r.syncs / (double)b.syncs : 0.0);
+            violations += b.invariant[0] != 0;
+        }
         if (determinism) {
             result_t again;
             run_seed(&p, seed, false, &again);

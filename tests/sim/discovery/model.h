@@ -90,6 +90,9 @@ typedef struct dparams {
     bool forger;                 /* one extra node that sends forged entries */
     bool mut_no_forward;         /* mutation: received entries are not gossiped on */
     bool mut_skip_verify;        /* mutation: forged entries pass as verified */
+    bool mut_no_drop_known;      /* ablation: queued copies a neighbour already sent us still go out */
+    bool baseline;               /* the Rust-like comparison: announce to every known peer, full catalog
+                                    sync with every newly discovered peer, no forwarding */
 } dparams_t;
 
 struct dworld {

@@ -43,6 +43,9 @@ static const mk_peer_entry_t *entry_of(dnode_t *n, const mk_peer_id_t *peer) {
     return e && e->is_signed ? e : NULL;
 }
 
+static dnode_t *node_of(dnode_t *n, const mk_peer_id_t *peer);
+static void full_sync(dnode_t *n, dnode_t *peer);
+
 static dnode_t *node_of(dnode_t *n, const mk_peer_id_t *peer) {
     int64_t i = dworld_find(n->w, peer);
     return i < 0 ? NULL : &n->w->nodes[i];
@@ -122,11 +125,26 @@ static bool is_forged(const dworld_t *w, const mk_peer_entry_t *e) {
     return false;
 }
 
+/* Baseline: our whole catalog (with our own entry) to a newly discovered peer, in one message. */
+static void full_sync(dnode_t *n, dnode_t *peer) {
+    if (!peer) return;
+    n->w->st.syncs++;
+    dmsg_t *m = dmsg_new(SYNC_ENTRIES);
+    dmsg_add_entry(m, n->local);
+    for (size_t i = 0, k = mk_store_size(n->store); i < k; i++) {
+        const mk_peer_entry_t *e = mk_store_at(n->store, i);
+        if (e->is_signed) dmsg_add_entry(m, e);
+    }
+    dsync_send(n, peer, m);
+}
+
 /* The §1.4 merge with the real store, then what mk_disc_merge does: learn, gossip. */
 static int merge(dnode_t *n, const mk_peer_entry_t *e, dconn_t *from, bool via_gossip, mk_entry_reject_t *why) {
     dworld_t *w = n->w;
     mk_store_result_t res = {0};
     int v = mk_store_offer_entry(n->store, e, dnode_wall_ms(n), &res);
+    if (from && from->queue && !w->p.mut_no_drop_known && (v == MK_STORE_DUPLICATE || v == MK_STORE_NEW || v == MK_STORE_UPDATED))
+        mk_gossip_queue_drop_known(from->queue, &e->peer, e->version);
     if (v == MK_STORE_NEW || v == MK_STORE_UPDATED) {
         if (is_forged(w, res.entry))
             sim_violate(w->s, "forged_entry_stored", "node %u stored a forged entry of node %lld", n->idx,
@@ -137,7 +155,11 @@ static int merge(dnode_t *n, const mk_peer_entry_t *e, dconn_t *from, bool via_g
                         (long long)w->departed);
         mk_hpv_learned(n->hpv, &e->peer);
         bool urgent = via_gossip && (v == MK_STORE_NEW || res.content_changed);
-        if (!w->p.mut_no_forward) gossip(n, res.entry, from, urgent);
+        if (w->p.baseline) {
+            if (v == MK_STORE_NEW) full_sync(n, node_of(n, &e->peer));
+        } else if (!w->p.mut_no_forward) {
+            gossip(n, res.entry, from, urgent);
+        }
     } else if (v == MK_STORE_DUPLICATE) {
         w->st.duplicates++;
     } else if (v == MK_STORE_REJECTED) {
@@ -240,6 +262,7 @@ void dnode_sync_event(dnode_t *n, dnode_t *from, dmsg_t *m) {
         break;
     }
     case SYNC_ENTRIES:
+    case MK_WIRE_ENTRIES:  /* baseline announcements */
         for (size_t i = 0; i < m->nents; i++) merge(n, m->ents[i], NULL, false, NULL);
         break;
     }
@@ -505,7 +528,17 @@ static void resign(dnode_t *n) {
 
 static void announce_local(dnode_t *n) {
     resign(n);
-    gossip(n, n->local, NULL, true);
+    if (!n->w->p.baseline) {
+        gossip(n, n->local, NULL, true);
+        return;
+    }
+    for (size_t i = 0, k = mk_store_size(n->store); i < k; i++) {  /* baseline: to every known peer */
+        dnode_t *to = node_of(n, &mk_store_at(n->store, i)->peer);
+        if (!to) continue;
+        dmsg_t *m = dmsg_new(MK_WIRE_ENTRIES);
+        dmsg_add_entry(m, n->local);
+        dsync_send(n, to, m);
+    }
 }
 
 static void on_boot(dnode_t *n) {
