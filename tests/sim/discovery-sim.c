@@ -207,11 +207,52 @@ static bool listed(const char *list, const char *name) {
     return false;
 }
 
+/* --bench (also when started as bench_discovery_sim): the spec 20 §12 simulator figures, side by side
+ * with the Rust-like baseline, as JSON lines ending in one summary line of ratios. */
+static int bench(const dparams_t *base, bool smoke) {
+    static const uint32_t sizes[] = {100, 1000};
+    double per_nlogn[2] = {0, 0};
+    double frames_ratio = 0, bytes_ratio = 0;
+    int64_t converge[2] = {0, 0};
+    int bad = 0;
+    for (int k = 0; k < 2; k++) {
+        dparams_t p = *base;
+        p.n = smoke ? sizes[k] / 10 : sizes[k];
+        result_t r;
+        run_seed(&p, 1, false, &r);
+        double nlogn = (double)p.n * log2((double)p.n);
+        per_nlogn[k] = (double)r.frames_round / nlogn;
+        converge[k] = r.converge_ms;
+        bad += r.invariant[0] != 0;
+        printf("{\"bench\":\"discovery-sim\",\"impl\":\"libmosaik\",\"n\":%u,\"converge_ms\":%lld,\"frames_round\":%llu,"
+               "\"bytes_round\":%llu,\"frames_per_nlogn\":%.2f,\"tag_ms\":%lld,\"depart_ms\":%lld,\"reconnect_ms\":%lld}\n",
+               p.n, (long long)r.converge_ms, (unsigned long long)r.frames_round, (unsigned long long)r.bytes_round,
+               per_nlogn[k], (long long)r.tag_ms, (long long)r.depart_ms, (long long)r.reconnect_ms);
+        if (k == 0) {  /* the baseline's full syncs are O(N^3) entries: compared at the smaller size */
+            dparams_t pb = p;
+            pb.baseline = true;
+            result_t b;
+            run_seed(&pb, 1, false, &b);
+            frames_ratio = b.frames_round ? (double)r.frames_round / (double)b.frames_round : 0;
+            bytes_ratio = b.bytes_round ? (double)r.bytes_round / (double)b.bytes_round : 0;
+            printf("{\"bench\":\"discovery-sim\",\"impl\":\"baseline\",\"n\":%u,\"converge_ms\":%lld,\"frames_round\":%llu,"
+                   "\"bytes_round\":%llu}\n", p.n, (long long)b.converge_ms, (unsigned long long)b.frames_round,
+                   (unsigned long long)b.bytes_round);
+        }
+        fflush(stdout);
+    }
+    printf("{\"bench\":\"discovery-sim\",\"summary\":true,\"frames_per_nlogn_small\":%.2f,\"frames_per_nlogn_large\":%.2f,"
+           "\"frames_per_nlogn_rises\":%s,\"frames_vs_baseline\":%.3f,\"bytes_vs_baseline\":%.3f,\"violations\":%d}\n",
+           per_nlogn[0], per_nlogn[1], per_nlogn[1] > per_nlogn[0] ? "true" : "false", frames_ratio, bytes_ratio, bad);
+    (void)converge;
+    return bad ? 1 : 0;
+}
+
 static void usage(void) {
     fprintf(stderr,
             "usage: discovery-sim [--seeds N] [--seed S] [--trace] [--n NODES] [--forger]\n"
             "                     [--mutate no_forward|skip_verify] [--expect-violation NAME[,NAME…]]\n"
-            "                     [--check-determinism] [--baseline] [--compare]\n");
+            "                     [--check-determinism] [--baseline] [--compare] [--bench [--smoke]]\n");
 }
 
 int main(int argc, char **argv) {
@@ -221,12 +262,14 @@ int main(int argc, char **argv) {
                    .gossip_flush_ms = 1000, .shuffle_ms = 60000, .sync_ms = 60000, .purge_after_ms = 300000,
                    .delay_us = 20 * MS_US, .jitter_us = 10 * MS_US};
     const char *expect = NULL;
-    bool determinism = false, compare = false;
+    bool determinism = false, compare = false, bench_mode = strstr(argv[0], "bench_") != NULL, smoke = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--n") && i + 1 < argc) p.n = (uint32_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--forger")) p.forger = true;
         else if (!strcmp(argv[i], "--baseline")) p.baseline = true;
         else if (!strcmp(argv[i], "--compare")) compare = true;
+        else if (!strcmp(argv[i], "--bench")) bench_mode = true;
+        else if (!strcmp(argv[i], "--smoke")) smoke = true;
         else if (!strcmp(argv[i], "--mutate") && i + 1 < argc) {
             const char *m = argv[++i];
             if (!strcmp(m, "no_forward")) p.mut_no_forward = true;
@@ -243,6 +286,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    if (bench_mode) return bench(&p, smoke);
     if (p.n < 3) {
         fprintf(stderr, "discovery-sim: --n must be at least 3\n");
         return 2;
