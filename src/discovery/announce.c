@@ -620,6 +620,15 @@ size_t mk_announce_active(mk_disc_t *d, mk_peer_id_t *out, size_t cap) {
     return k;
 }
 
+bool mk_announce_ping(mk_disc_t *d, const mk_peer_id_t *peer, uint64_t nonce) {
+    mk_disc_conn_t *c = conn_of(d, peer, true);
+    if (!c) return false;
+    mk_buf_t f = MK_BUF_INIT;
+    bool ok = mk_wire_encode_announce_ping(nonce, &f) == MK_OK && conn_send(d, c, &f) == MK_OK;
+    mk_buf_free(&f);
+    return ok;
+}
+
 /* ---- bootstrap ---- */
 
 static void on_boot(evutil_socket_t fd, short what, void *arg) {

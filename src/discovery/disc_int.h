@@ -24,6 +24,8 @@
 
 struct event;
 
+#define MK_DISC_APINGS_MAX 64
+
 /* One announce link: a neighbour of the active view, or a link waiting for its first frame/answer. */
 typedef enum { MK_CONN_PENDING_IN = 0, MK_CONN_DIALING, MK_CONN_AWAIT_REPLY, MK_CONN_ACTIVE,
                MK_CONN_SHUFFLE_REPLY, MK_CONN_CLOSING } mk_conn_state_t;
@@ -66,6 +68,7 @@ struct mk_disc {
     const mk_secret_key_t *sk;
     bool stopping;
     _Atomic bool test_drop_gossip;              /* test hook: ignore received Entries frames */
+    _Atomic bool test_no_passive_rtt;           /* test hook: ignore the kernel's RTT samples */
     uint64_t rng;                               /* splitmix64 state for jitter */
 
     /* local entry */
@@ -104,6 +107,8 @@ struct mk_disc {
     struct recent *sync_recent;                 /* sync_io.c */
     int64_t next_anti_entropy_ms;
     struct mk_disc_ping *pings;
+    struct { mk_peer_id_t peer; uint64_t nonce; int64_t sent_us; } apings[MK_DISC_APINGS_MAX];
+    size_t napings;                             /* Pings in flight on active announce links */
 
     /* stats and metrics (stats read by API threads under stats_mu) */
     pthread_mutex_t stats_mu;
@@ -157,6 +162,8 @@ int mk_announce_contact(mk_disc_t *d, const mk_peer_addr_t *addr, mk_error_t *e)
 void mk_announce_learned(mk_disc_t *d, const mk_peer_id_t *peer);
 void mk_announce_forget(mk_disc_t *d, const mk_peer_id_t *peer);
 size_t mk_announce_active(mk_disc_t *d, mk_peer_id_t *out, size_t cap);
+/* Sends Ping{nonce} on the active link to peer; false when there is none. */
+bool mk_announce_ping(mk_disc_t *d, const mk_peer_id_t *peer, uint64_t nonce);
 
 /* ---- sync_io.c ---- */
 int mk_sync_install(mk_disc_t *d, mk_error_t *e);

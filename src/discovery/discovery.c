@@ -293,7 +293,11 @@ void mk_disc_record_rtt(mk_disc_t *d, const mk_peer_id_t *peer, uint32_t rtt_us)
     }
 }
 
-static void on_rtt(void *ctx, const mk_peer_id_t *peer, uint32_t rtt_us) { mk_disc_record_rtt(ctx, peer, rtt_us); }
+static void on_rtt(void *ctx, const mk_peer_id_t *peer, uint32_t rtt_us) {
+    mk_disc_t *d = ctx;
+    if (atomic_load_explicit(&d->test_no_passive_rtt, memory_order_relaxed)) return;
+    mk_disc_record_rtt(d, peer, rtt_us);
+}
 
 #ifdef MK_TEST_HOOKS
 typedef struct rtt_hook {
@@ -316,6 +320,11 @@ static void free_rtt_hook(mk_disc_cmd_t *c) {
 void mk_discovery_test_drop_gossip(mk_network_t *n, bool drop) {
     mk_disc_t *d = mk_net_subsystem(n, MK_SUBSYS_DISCOVERY);
     if (d) atomic_store(&d->test_drop_gossip, drop);
+}
+
+void mk_discovery_test_no_passive_rtt(mk_network_t *n, bool off) {
+    mk_disc_t *d = mk_net_subsystem(n, MK_SUBSYS_DISCOVERY);
+    if (d) atomic_store(&d->test_no_passive_rtt, off);
 }
 
 int mk_discovery_test_rtt_record(mk_network_t *n, const mk_peer_id_t *peer, uint32_t rtt_us) {

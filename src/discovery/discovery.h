@@ -19,6 +19,8 @@ bool mk_disc_stopping(const mk_disc_t *d);
 int mk_discovery_test_rtt_record(mk_network_t *n, const mk_peer_id_t *peer, uint32_t rtt_us);
 /* Test hook (spec 20 §11 mkt_drop_gossip): received Entries frames are ignored while set. Any thread. */
 void mk_discovery_test_drop_gossip(mk_network_t *n, bool drop);
+/* Test hook: the kernel's passive RTT samples are ignored while set, so probes do the measuring. */
+void mk_discovery_test_no_passive_rtt(mk_network_t *n, bool off);
 #endif
 
 #endif

@@ -196,8 +196,23 @@ static void probe_done(void *ctx, int rc, uint64_t rtt_us, const mk_error_t *e) 
     (void)e;
 }
 
+/* Is a probe of peer already in flight (either kind)? */
+static bool probing(const mk_disc_t *d, const mk_peer_id_t *peer) {
+    for (size_t i = 0; i < d->napings; i++)
+        if (mk_id_eq(&d->apings[i].peer, peer)) return true;
+    for (const mk_disc_ping_t *p = d->pings; p; p = p->next)
+        if (!p->inbound && mk_id_eq(&p->peer, peer)) return true;
+    return false;
+}
+
+static void aping_remove(mk_disc_t *d, size_t i) { d->apings[i] = d->apings[--d->napings]; }
+
+/* Probe tick (§5): time out old pings; then of the peers of interest — active neighbours, and every
+ * catalog peer when max_rtt is set — those whose newest sample is older than one interval, oldest
+ * first, at most rtt_probe_max: active neighbours get Ping on their announce link, others a
+ * /mosaik/ping link. */
 void mk_ping_probe_tick(mk_disc_t *d) {
-    int64_t now = mk_now_ms();
+    int64_t now = mk_now_ms(), now_us = mk_now_us();
     for (mk_disc_ping_t *p = d->pings, *next; p; p = next) {
         next = p->next;
         if (now - p->started_ms < PING_TIMEOUT_MS) continue;
@@ -209,14 +224,43 @@ void mk_ping_probe_tick(mk_disc_t *d) {
             ping_finish(d, p, MK_ETIMEDOUT, 0, &err);
         }
     }
+    for (size_t i = 0; i < d->napings;) {
+        if (now_us - d->apings[i].sent_us < (int64_t)PING_TIMEOUT_MS * 1000) {
+            i++;
+            continue;
+        }
+        mk_counter_add(d->m.probes_failed, 1);
+        aping_remove(d, i);
+    }
     if (d->stopping) return;
-    mk_peer_id_t stale[64];
     size_t cap = d->cfg.c.rtt_probe_max < 64 ? d->cfg.c.rtt_probe_max : 64;
-    mk_peer_id_t active[64];
-    size_t na = mk_announce_active(d, active, 64);
+    mk_peer_id_t active[64], stale[64], *cand = active;
+    size_t na = mk_announce_active(d, active, 64), nc;
     if (na > 64) na = 64;
-    size_t k = mk_rtt_stale(d->rtt, active, na, now - (int64_t)d->cfg.c.rtt_probe_interval_ms, stale, cap);
+    nc = na;
+    if (d->cfg.c.max_rtt_ms) {  /* every catalog peer is of interest */
+        size_t ns = mk_store_size(d->store);
+        mk_peer_id_t *all = ns ? malloc(ns * sizeof *all) : NULL;
+        if (all) {
+            for (size_t i = 0; i < ns; i++) all[i] = *mk_peer_entry_id(mk_store_at(d->store, i));
+            cand = all;
+            nc = ns;
+        }
+    }
+    size_t k = mk_rtt_stale(d->rtt, cand, nc, now - (int64_t)d->cfg.c.rtt_probe_interval_ms, stale, cap);
+    if (cand != active) free(cand);
     for (size_t i = 0; i < k; i++) {
+        if (probing(d, &stale[i])) continue;
+        if (d->napings < MK_DISC_APINGS_MAX && mk_hpv_is_active(d->hpv, &stale[i])) {
+            uint64_t nonce = mk_disc_rand(d);
+            if (mk_announce_ping(d, &stale[i], nonce)) {
+                d->apings[d->napings].peer = stale[i];
+                d->apings[d->napings].nonce = nonce;
+                d->apings[d->napings].sent_us = mk_now_us();
+                d->napings++;
+                continue;
+            }
+        }
         const mk_peer_entry_t *e = mk_store_get(d->store, &stale[i]);
         if (!e) continue;
         mk_peer_addr_t a;
@@ -233,10 +277,17 @@ static void on_probe(evutil_socket_t fd, short what, void *arg) {
     if (!d->stopping) mk_disc_arm(d->probe_ev, mk_disc_jitter(d, d->cfg.c.rtt_probe_interval_ms, 0.5));
 }
 
+/* A Pong on an announce link: a sample if it answers a Ping of ours to that peer (others are ignored). */
 void mk_disc_pong(mk_disc_t *d, const mk_peer_id_t *peer, uint64_t nonce) {
-    (void)d;
-    (void)peer;
-    (void)nonce;  /* announce-link pings are not sent yet: probes use /mosaik/ping */
+    for (size_t i = 0; i < d->napings; i++) {
+        if (d->apings[i].nonce != nonce || !mk_id_eq(&d->apings[i].peer, peer)) continue;
+        int64_t rtt = mk_now_us() - d->apings[i].sent_us;
+        aping_remove(d, i);
+        mk_counter_add(d->m.probes_ok, 1);
+        mk_disc_stat_add(d, &d->stats.rtt_probes, 1);
+        mk_disc_record_rtt(d, peer, (uint32_t)(rtt > 0 ? rtt : 1));
+        return;
+    }
 }
 
 int mk_ping_install(mk_disc_t *d, mk_error_t *e) {
