@@ -11,6 +11,11 @@ typedef struct mk_disc mk_disc_t;
 /* Validates cfg, creates the runtime, registers the three ALPNs and installs the subsystem hooks.
  * Caller thread, before mk_net_start. MK_EINVAL names the faulty "discovery.<field>". */
 int mk_discovery_install(mk_network_t *n, const mk_discovery_config_t *cfg, mk_error_t *e);
+/* For the streams and groups subsystems (spec 20 §6): lists (present) or unlists a stream this node
+ * produces / a group it is a member of in the local entry; a no-op makes no version. MK_E2BIG at the
+ * entry's limit. timeout_ms as for mk_discovery_add_tags. Any thread but the loop's when waiting. */
+int mk_disc_local_stream(mk_network_t *n, const mk_id_t *stream, bool present, int timeout_ms, mk_error_t *e);
+int mk_disc_local_group(mk_network_t *n, const mk_id_t *group, bool present, int timeout_ms, mk_error_t *e);
 /* True once the network began shutting down (loop thread). */
 bool mk_disc_stopping(const mk_disc_t *d);
 

@@ -60,8 +60,8 @@ int mk_discovery_stats(mk_network_t *n, mk_discovery_stats_t *out) {
 
 /* ---- local entry changes ---- */
 
-typedef enum { OP_ADD_TAGS, OP_REMOVE_TAGS, OP_ADD_TICKET, OP_REPLACE_TICKET, OP_REMOVE_TICKET, OP_REMOVE_CLASS }
-    local_op_t;
+typedef enum { OP_ADD_TAGS, OP_REMOVE_TAGS, OP_ADD_TICKET, OP_REPLACE_TICKET, OP_REMOVE_TICKET, OP_REMOVE_CLASS,
+               OP_ADD_STREAM, OP_REMOVE_STREAM, OP_ADD_GROUP, OP_REMOVE_GROUP } local_op_t;
 
 typedef struct local_change {
     local_op_t op;
@@ -115,6 +115,21 @@ static int apply_change(mk_entry_draft_t *dr, const local_change_t *lc, bool *ch
         return MK_OK;
     case OP_REMOVE_CLASS:
         if (mk_entry_draft_remove_tickets_of(dr, &lc->cls)) *changed = true;
+        return MK_OK;
+    case OP_ADD_STREAM:
+    case OP_ADD_GROUP:
+        rc = lc->op == OP_ADD_STREAM ? mk_entry_draft_add_stream(dr, &lc->ids[0]) : mk_entry_draft_add_group(dr, &lc->ids[0]);
+        if (rc == MK_E2BIG)
+            return MK_ERR(e, MK_E2BIG, "the entry already lists the most %s it can (%d)",
+                          lc->op == OP_ADD_STREAM ? "streams" : "groups",
+                          lc->op == OP_ADD_STREAM ? MK_ENTRY_MAX_STREAMS : MK_ENTRY_MAX_GROUPS);
+        if (rc == MK_OK) *changed = true;
+        return MK_OK;
+    case OP_REMOVE_STREAM:
+        if (mk_entry_draft_remove_stream(dr, &lc->ids[0]) == MK_OK) *changed = true;
+        return MK_OK;
+    case OP_REMOVE_GROUP:
+        if (mk_entry_draft_remove_group(dr, &lc->ids[0]) == MK_OK) *changed = true;
         return MK_OK;
     }
     return MK_EINVAL;
@@ -239,6 +254,14 @@ int mk_discovery_remove_ticket(mk_network_t *n, const mk_id_t *ticket_id, int ti
 
 int mk_discovery_remove_tickets_of(mk_network_t *n, const mk_id_t *cls, int timeout_ms, mk_error_t *e) {
     return id_change(n, OP_REMOVE_CLASS, cls, timeout_ms, e);
+}
+
+int mk_disc_local_stream(mk_network_t *n, const mk_id_t *stream, bool present, int timeout_ms, mk_error_t *e) {
+    return id_change(n, present ? OP_ADD_STREAM : OP_REMOVE_STREAM, stream, timeout_ms, e);
+}
+
+int mk_disc_local_group(mk_network_t *n, const mk_id_t *group, bool present, int timeout_ms, mk_error_t *e) {
+    return id_change(n, present ? OP_ADD_GROUP : OP_REMOVE_GROUP, group, timeout_ms, e);
 }
 
 /* ---- feeding, unsigned entries ---- */

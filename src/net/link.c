@@ -389,6 +389,8 @@ static void on_tls_up(mk_link_t *l) {
     mk_net_link_metrics(n, l);
     l->counted_active = true;
     mk_gauge_add(l->m.active, 1);
+    MK_LOGF(MK_MOD_NET, MK_LOG_DEBUG, n->self_short, "link up peer=%s alpn=%s dir=%s", l->peer_short, l->alpn,
+            l->dialer ? "out" : "in");
     send_hello(l);
     if (l->dialer && (l->flags & MK_LINK_PIPELINE)) report_open(l, MK_OK, NULL);
 }

@@ -179,11 +179,16 @@ bool mkt_wait_until(bool (*pred)(void *arg), void *arg, double secs) {
 }
 
 int mkt_run(const char *group, const struct CMUnitTest *tests, size_t n) {
+    return mkt_run_group(group, tests, n, NULL, NULL);
+}
+
+int mkt_run_group(const char *group, const struct CMUnitTest *tests, size_t n, CMFixtureFunction setup,
+                  CMFixtureFunction teardown) {
     const char *filter = getenv("MK_TEST_FILTER");
     if (filter && *filter) cmocka_set_test_filter(filter);
     mkt_log_capture_begin();
     mkt_seed();
-    int failed = _cmocka_run_group_tests(group, tests, n, NULL, NULL);
+    int failed = _cmocka_run_group_tests(group, tests, n, setup, teardown);
     if (failed) mkt_log_dump_tail(300);
     mk_log_set_sink(NULL, NULL);
     free(ring);

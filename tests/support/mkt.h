@@ -37,6 +37,9 @@ size_t mkt_log_count(const char *needle);
 void mkt_log_clear(void);
 /* Runs a cmocka group with MK_TEST_FILTER and log capture; dumps the log tail on failure. */
 int mkt_run(const char *group, const struct CMUnitTest *tests, size_t n);
+/* The same with a group setup and teardown (run once around all tests). */
+int mkt_run_group(const char *group, const struct CMUnitTest *tests, size_t n, CMFixtureFunction setup,
+                  CMFixtureFunction teardown);
 /* Non-failing wait: true once pred(arg) holds, false after T(secs). */
 bool mkt_wait_until(bool (*pred)(void *arg), void *arg, double secs);
 

@@ -1,98 +1,74 @@
-/* tools/mosaik/main.c — the `mosaik` command-line program: option parsing and the one-shot
- * subcommands `keygen` and `id`; `bootstrap` and `inspect` are in node_cmds.c (dht and tdx arrive with
- * the subsystems they drive). */
-#include <mosaik/mosaik.h>
+/* tools/mosaik/main.c — the `mosaik` program (spec 70 §2): global options (-v, -vv, -q, --color),
+ * --version and --help, and dispatch to one file per subcommand (keygen.c, id.c, bootstrap.c with
+ * beacon, inspect.c; dht and tdx arrive with the subsystems they drive). */
+#include "cli.h"
 
 #include <event2/event.h>
-#include <getopt.h>
-#include <openssl/opensslv.h>
-#include <stdio.h>
+#include <lmdb.h>
+#include <openssl/crypto.h>
 #include <string.h>
-
-int cmd_bootstrap(int argc, char **argv);
-int cmd_inspect(int argc, char **argv);
 
 static int usage(FILE *to) {
     fprintf(to,
-            "usage: mosaik [-v|-vv|-q] <command> [options]\n"
-            "       mosaik --version | --help\n"
+            "usage: mosaik [-v|-vv|-q] [--color=auto|always|never] <command> [options]\n"
+            "       mosaik --version | --help | <command> --help\n"
             "commands:\n"
-            "  keygen [--secret SEED]   print a secret key (64 hex) and its peer id\n"
-            "  id STRING...             print the id of each string (64 hex decoded, else BLAKE3)\n"
-            "  bootstrap -n NET [-s SECRET] [-p ADDR]... [-t TAG]... [-l IP:PORT]\n"
-            "                           run a bootstrap node; prints its address line\n"
-            "  inspect -n NET -p ADDR [--json] [--wait S] [--min-peers N]\n"
-            "                           join, print the catalog once, depart\n");
-    return to == stderr ? 2 : 0;
+            "  bootstrap   run a bootstrap node; prints its address line <peer id>@ip:port\n"
+            "  beacon      the bootstrap node with the Rust CLI's defaults (--network required)\n"
+            "  inspect     join a network and show its catalog (live, --once, or --json)\n"
+            "  keygen      print a secret key and its peer id (--seed for a fixed one)\n"
+            "  id          print the id of strings (64 hex digits decoded, anything else hashed)\n"
+            "  dht, tdx    not available in this build\n");
+    return to == stderr ? CLI_USAGE : CLI_OK;
 }
 
-static int cmd_keygen(int argc, char **argv) {
-    static const struct option opts[] = {{"secret", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 's'},
-                                         {NULL, 0, NULL, 0}};
-    const char *seed = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "s:", opts, NULL)) != -1) {
-        if (c == 's') seed = optarg;
-        else return 2;
+static int color_option(const char *v) {
+    if (!strcmp(v, "auto")) cli_color = 2;
+    else if (!strcmp(v, "always")) cli_color = 1;
+    else if (!strcmp(v, "never")) cli_color = 0;
+    else {
+        fprintf(stderr, "mosaik: --color '%s': expected auto, always or never\n", v);
+        return CLI_USAGE;
     }
-    if (optind < argc) {
-        fprintf(stderr, "mosaik keygen: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    mk_secret_key_t sk;
-    if (seed) mk_secret_key_from_str(seed, &sk);
-    else if (mk_secret_key_generate(&sk) != MK_OK) {
-        fprintf(stderr, "mosaik keygen: the random generator failed\n");
-        return 1;
-    }
-    mk_peer_id_t pub = mk_secret_key_public(&sk);
-    char hex[MK_ID_HEX_LEN + 1];
-    mk_id_t seed_id;
-    memcpy(seed_id.b, sk.seed, 32);
-    printf("secret  %s\n", mk_id_hex(&seed_id, hex));
-    printf("peer-id %s\n", mk_id_hex(&pub, hex));
-    mk_secret_key_wipe(&sk);
-    memset(&seed_id, 0, sizeof seed_id);
-    return 0;
-}
-
-static int cmd_id(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "mosaik id: at least one STRING is required\n");
-        return 2;
-    }
-    for (int i = 1; i < argc; i++) {
-        mk_id_t id = mk_id_from_str(argv[i]);
-        char hex[MK_ID_HEX_LEN + 1];
-        printf("%s\n", mk_id_hex(&id, hex));
-    }
-    return 0;
+    return CLI_OK;
 }
 
 int main(int argc, char **argv) {
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (!strcmp(argv[i], "--version")) {
-            printf("mosaik %s (libmosaik %s; %s; libevent %s)\n", MK_VERSION_STRING, MK_VERSION_STRING,
-                   OPENSSL_VERSION_TEXT, event_get_version());
-            return 0;
+        const char *a = argv[i];
+        if (!strcmp(a, "--version")) {
+            printf("mosaik %s (libmosaik %s; %s; libevent %s; LMDB %d.%d.%d)\n", MK_VERSION_STRING, MK_VERSION_STRING,
+                   OpenSSL_version(OPENSSL_VERSION), event_get_version(), MDB_VERSION_MAJOR, MDB_VERSION_MINOR,
+                   MDB_VERSION_PATCH);
+            return CLI_OK;
         }
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return usage(stdout);
-        if (!strcmp(argv[i], "-v")) mk_log_set_level(NULL, MK_LOG_DEBUG);
-        else if (!strcmp(argv[i], "-vv")) mk_log_set_level(NULL, MK_LOG_TRACE);
-        else if (!strcmp(argv[i], "-q")) mk_log_set_level(NULL, MK_LOG_OFF);
-        else {
-            fprintf(stderr, "mosaik: unknown option '%s'\n", argv[i]);
-            return 2;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout);
+        if (!strcmp(a, "-v")) cli_verbosity = cli_verbosity < 1 ? 1 : cli_verbosity;
+        else if (!strcmp(a, "-vv")) cli_verbosity = 2;
+        else if (!strcmp(a, "-q")) cli_verbosity = -1;
+        else if (!strncmp(a, "--color=", 8)) {
+            if (color_option(a + 8)) return CLI_USAGE;
+        } else if (!strcmp(a, "--color") && i + 1 < argc) {
+            if (color_option(argv[++i])) return CLI_USAGE;
+        } else {
+            fprintf(stderr, "mosaik: unknown option '%s' (try --help)\n", a);
+            return CLI_USAGE;
         }
     }
     if (i >= argc) return usage(stderr);
     const char *cmd = argv[i];
-    if (!strcmp(cmd, "keygen")) return cmd_keygen(argc - i, argv + i);
-    if (!strcmp(cmd, "id")) return cmd_id(argc - i, argv + i);
-    if (!strcmp(cmd, "bootstrap")) return cmd_bootstrap(argc - i, argv + i);
-    if (!strcmp(cmd, "inspect")) return cmd_inspect(argc - i, argv + i);
+    int sub_argc = argc - i;
+    char **sub_argv = argv + i;
+    if (!strcmp(cmd, "keygen")) return cmd_keygen(sub_argc, sub_argv);
+    if (!strcmp(cmd, "id")) return cmd_id(sub_argc, sub_argv);
+    if (!strcmp(cmd, "bootstrap")) return cmd_bootstrap(sub_argc, sub_argv);
+    if (!strcmp(cmd, "beacon")) return cmd_beacon(sub_argc, sub_argv);
+    if (!strcmp(cmd, "inspect")) return cmd_inspect(sub_argc, sub_argv);
+    if (!strcmp(cmd, "dht") || !strcmp(cmd, "tdx")) {
+        fprintf(stderr, "mosaik %s: not available in this build\n", cmd);
+        return CLI_NEGATIVE;
+    }
     fprintf(stderr, "mosaik: unknown command '%s' (try --help)\n", cmd);
-    return 2;
+    return CLI_USAGE;
 }
