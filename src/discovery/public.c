@@ -287,8 +287,8 @@ static void run_feed(mk_disc_t *d, mk_disc_cmd_t *c) {
     switch (v) {
     case MK_STORE_NEW:
     case MK_STORE_UPDATED: rc = MK_OK; break;
-    case MK_STORE_DUPLICATE:
-    case MK_STORE_DEPARTED: rc = MK_ERR(&err, MK_EALREADY, "not newer than the stored version"); break;
+    case MK_STORE_DUPLICATE: rc = MK_ERR(&err, MK_EALREADY, "not newer than the stored version"); break;
+    case MK_STORE_DEPARTED: rc = MK_ERR(&err, MK_ESTALE, "the peer departed with this version or a newer one"); break;
     case MK_STORE_SELF: rc = MK_ERR(&err, MK_EINVAL, "the entry is our own"); break;
     default:
         switch (res.reject) {

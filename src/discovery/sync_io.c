@@ -118,12 +118,21 @@ static const mk_peer_entry_t *entry_for(mk_disc_t *d, const mk_peer_id_t *peer) 
     return e && e->is_signed ? e : NULL;
 }
 
-static void merge_list(mk_disc_t *d, const mk_bytes_t *v, size_t n) {
+/* Merges the entries of a sync message. False, with *why set, when one shows the peer misbehaving
+ * (malformed, oversize, another network or a bad signature): the session then ends with 400. Stale,
+ * future, duplicate or departed entries are only skipped — honest catalogs can hold those. */
+static bool merge_list(mk_disc_t *d, const mk_bytes_t *v, size_t n, mk_error_t *why) {
     for (size_t i = 0; i < n; i++) {
         mk_store_result_t res = {0};
-        mk_disc_merge(d, v[i].ptr, v[i].len, NULL, false, &res);
+        int verdict = mk_disc_merge(d, v[i].ptr, v[i].len, NULL, false, &res);
         mk_peer_entry_unref(res.entry);
+        if (verdict == MK_STORE_REJECTED && (res.reject == MK_REJ_MALFORMED || res.reject == MK_REJ_TOO_BIG ||
+                                             res.reject == MK_REJ_WRONG_NETWORK || res.reject == MK_REJ_BAD_SIGNATURE)) {
+            MK_ERR(why, MK_EPROTO, "catalog sync: entry %zu rejected (%s)", i, mk_entry_reject_str(res.reject));
+            return false;
+        }
     }
+    return true;
 }
 
 /* Responder: SyncHello → SyncReply (+ SyncEntries). */
@@ -194,9 +203,10 @@ static void on_sync_frame(mk_link_t *l, void *ctx, const uint8_t *p, size_t n) {
         } else if (m.kind != MK_SYNC_ENTRIES) {
             MK_ERR(&err, MK_EPROTO, "unexpected catalog-sync message %d", (int)m.kind);
             sync_end(d, s, MK_EPROTO, &err, MK_CLOSE_PROTOCOL_VIOLATION, err.msg);
-        } else {
-            merge_list(d, m.entries, m.nentries);
-            if (!m.more) sync_end(d, s, MK_OK, NULL, MK_CLOSE_SUCCESS, "sync complete");
+        } else if (!merge_list(d, m.entries, m.nentries, &err)) {
+            sync_end(d, s, MK_EPROTO, &err, MK_CLOSE_PROTOCOL_VIOLATION, err.msg);
+        } else if (!m.more) {
+            sync_end(d, s, MK_OK, NULL, MK_CLOSE_SUCCESS, "sync complete");
         }
         mk_sync_msg_free(&m);
         return;
@@ -224,8 +234,9 @@ static void on_sync_frame(mk_link_t *l, void *ctx, const uint8_t *p, size_t n) {
         if (give) send_entries(s, false, false, NULL, 0, give, ng);
         free(give);
     }
-    merge_list(d, m.entries, m.nentries);
+    bool ok = merge_list(d, m.entries, m.nentries, &err);
     mk_sync_msg_free(&m);
+    if (!ok) sync_end(d, s, MK_EPROTO, &err, MK_CLOSE_PROTOCOL_VIOLATION, err.msg);
 }
 
 static void on_sync_open(mk_link_t *l, void *ctx, int status, const mk_error_t *err) {

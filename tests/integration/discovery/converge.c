@@ -172,8 +172,16 @@ static void graceful_departure_is_seen_and_restart_rediscovered(void **state) {
     mk_discovery_events_t *ev[5];
     mk_error_t e;
     for (size_t i = 0; i < 5; i++) assert_non_null(ev[i] = mk_discovery_events(nets[i], &e));
+    const mk_peer_entry_t *last = mk_discovery_me(nets[5]);  /* its last signed entry, for later */
+    mk_buf_t late = MK_BUF_INIT;
+    assert_int_equal(mk_peer_entry_encode(last, &late, &e), MK_OK);
+    mk_peer_entry_unref(last);
+    /* §11.15: freeing a node with neighbours returns within departure_window (500 ms) + T(1) */
+    double t0 = mkt_now();
     mk_network_free(nets[5]);
     nets[5] = NULL;
+    double took = mkt_now() - t0;
+    if (took > 0.5 + T(1)) fail_msg("mk_network_free took %.2f s", took);
     for (size_t i = 0; i < 5; i++) {
         mk_peer_event_t got;
         if (!mkt_disc_wait_event(ev[i], MK_PEER_DEPARTED, &gone, 2, &got))
@@ -182,7 +190,11 @@ static void graceful_departure_is_seen_and_restart_rediscovered(void **state) {
         mk_peer_event_clear(&got);
         const mk_peer_entry_t *left = mkt_disc_entry(nets[i], &gone);
         assert_null(left);
+        /* a late copy of its last entry is kept out by the tombstone */
+        assert_int_equal(mk_discovery_feed(nets[i], late.ptr, late.len, &e), MK_ESTALE);
+        assert_null(mkt_disc_entry(nets[i], &gone));
     }
+    mk_buf_free(&late);
     nets[5] = mkt_disc_node(boot_addr, with_n5_key);
     for (size_t i = 0; i < 5; i++) {
         mk_peer_event_t got;

@@ -136,6 +136,76 @@ static void forged_gossip_after_join_closes_400(void **state) {
     mk_peer_entry_unref(me);
 }
 
+/* §11.7: after a valid Join, a valid entry of another network → wrong_network +1 and Close 400. */
+static void entry_of_another_network_after_join_closes_400(void **state) {
+    (void)state;
+    a = mkt_disc_node(NULL, NULL);
+    mk_secret_key_t sk;
+    mk_secret_key_from_str("mallory", &sk);
+    mkt_raw_opts_t o = {.mode = MKT_RAW_TLS_ED25519, .alpn = MK_ANNOUNCE_ALPN, .key = &sk};
+    mk_error_t err;
+    mkt_raw_link_t *r = mkt_raw_link(a, &o, &err);
+    if (!r) fail_msg("mkt_raw_link: %s", err.msg);
+    assert_int_equal(mkt_raw_send_hello(r, mkt_network_id()), MK_OK);
+    const mk_peer_entry_t *me = forge("mallory", NULL, NULL, 0, NULL);
+    mk_network_id_t net = mkt_network_id(), elsewhere = mk_id_from_str("rules-b");
+    mk_buf_t f = MK_BUF_INIT;
+    assert_int_equal(mk_wire_encode_join(&net, (mk_bytes_t){me->wire, me->wire_len}, &f), MK_OK);
+    assert_int_equal(mkt_raw_send_frame(r, f.ptr, f.len), MK_OK);
+    mk_buf_free(&f);
+    MKT_WAIT_UNTIL(mkt_disc_count(a) == 1, 3);
+    double wrong0 = mkt_metric(a, "mosaik_discovery_entries_rejected", "wrong_network");
+    const mk_peer_entry_t *foreign = forge("bob", NULL, &elsewhere, 0, NULL);  /* valid, but of network B */
+    assert_int_equal(mk_wire_encode_entries(&foreign, 1, &f), MK_OK);
+    assert_int_equal(mkt_raw_send_frame(r, f.ptr, f.len), MK_OK);
+    mk_buf_free(&f);
+    uint32_t code = 0;
+    char reason[200];
+    assert_int_equal(mkt_raw_read_close(r, mkt_ms(3000), &code, reason, sizeof reason), MK_OK);
+    assert_int_equal(code, MK_CLOSE_PROTOCOL_VIOLATION);
+    MKT_WAIT_UNTIL(mkt_metric(a, "mosaik_discovery_entries_rejected", "wrong_network") >= wrong0 + 1, 2);
+    assert_null(mkt_disc_entry(a, &foreign->peer));
+    mkt_raw_close(r);
+    mk_peer_entry_unref(foreign);
+    mk_peer_entry_unref(me);
+}
+
+/* The same forgery inside a catalog sync: the responder drops it, counts it and closes the session 400. */
+static void forged_entry_in_catalog_sync_closes_400(void **state) {
+    (void)state;
+    a = mkt_disc_node(NULL, NULL);
+    mk_secret_key_t sk;
+    mk_secret_key_from_str("mallory", &sk);
+    mkt_raw_opts_t o = {.mode = MKT_RAW_TLS_ED25519, .alpn = MK_CATALOG_SYNC_ALPN, .key = &sk};
+    mk_error_t err;
+    mkt_raw_link_t *r = mkt_raw_link(a, &o, &err);
+    if (!r) fail_msg("mkt_raw_link: %s", err.msg);
+    assert_int_equal(mkt_raw_send_hello(r, mkt_network_id()), MK_OK);
+    mk_network_id_t net = mkt_network_id();
+    mk_buf_t f = MK_BUF_INIT;
+    assert_int_equal(mk_wire_encode_sync_hello(&net, NULL, 0, &f), MK_OK);  /* "I hold nothing" */
+    assert_int_equal(mkt_raw_send_frame(r, f.ptr, f.len), MK_OK);
+    mk_buf_free(&f);
+    mkt_raw_frame_t reply = {0};
+    assert_int_equal(mkt_raw_read_frame(r, &reply, mkt_ms(3000)), MK_OK);  /* SyncReply with its entry */
+    mkt_raw_frame_free(&reply);
+    double bad0 = mkt_metric(a, "mosaik_discovery_entries_rejected", "bad_signature");
+    const mk_peer_entry_t *forged = forge("victim", "mallory", NULL, 0, "evil");
+    size_t used = 0;
+    assert_int_equal(mk_wire_encode_sync_entries(&forged, 1, false, &used, &f), MK_OK);
+    assert_int_equal(mkt_raw_send_frame(r, f.ptr, f.len), MK_OK);
+    mk_buf_free(&f);
+    uint32_t code = 0;
+    char reason[200];
+    assert_int_equal(mkt_raw_read_close(r, mkt_ms(3000), &code, reason, sizeof reason), MK_OK);
+    assert_int_equal(code, MK_CLOSE_PROTOCOL_VIOLATION);
+    assert_non_null(strstr(reason, "bad_signature"));
+    MKT_WAIT_UNTIL(mkt_metric(a, "mosaik_discovery_entries_rejected", "bad_signature") >= bad0 + 1, 2);
+    assert_null(mkt_disc_entry(a, &forged->peer));
+    mkt_raw_close(r);
+    mk_peer_entry_unref(forged);
+}
+
 static mk_network_id_t other_net;
 static void on_other_network(mk_network_config_t *cfg) { cfg->network_id = other_net; }
 
@@ -310,6 +380,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(feed_applies_every_rule, teardown),
         cmocka_unit_test_teardown(forged_gossip_after_join_closes_400, teardown),
+        cmocka_unit_test_teardown(forged_entry_in_catalog_sync_closes_400, teardown),
+        cmocka_unit_test_teardown(entry_of_another_network_after_join_closes_400, teardown),
         cmocka_unit_test_teardown(node_of_another_network_is_closed_101, teardown),
         cmocka_unit_test_teardown(unsigned_inserts_and_removal, teardown),
         cmocka_unit_test_teardown(lagging_subscription_and_watch, teardown),
