@@ -135,30 +135,42 @@ static int run_node(cli_net_t *o, const char *cmd, bool beacon) {
     return CLI_OK;
 }
 
+static int bootstrap_main(cli_net_t *o, int argc, char **argv) {
+    int rc = cli_net_env(o);
+    if (rc) return rc;
+    rc = cli_net_parse(argc, argv, "bootstrap", o, NULL, NULL, NULL, BOOTSTRAP_USAGE);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    if (!o->ntags) {
+        o->tags[o->ntags++] = "bootstrap";
+        o->tags[o->ntags] = NULL;
+    }
+    return run_node(o, "bootstrap", false);
+}
+
 int cmd_bootstrap(int argc, char **argv) {
     cli_net_t o = {.listen = "0.0.0.0:19791", .shutdown_timeout_s = 5};
-    int rc = cli_net_env(&o);
-    if (rc) return rc;
-    rc = cli_net_parse(argc, argv, "bootstrap", &o, NULL, NULL, NULL, BOOTSTRAP_USAGE);
+    int rc = bootstrap_main(&o, argc, argv);
+    cli_net_release(&o);
+    return rc;
+}
+
+static int beacon_main(cli_net_t *o, int argc, char **argv) {
+    int rc = cli_net_parse(argc, argv, "beacon", o, NULL, NULL, NULL, BEACON_USAGE);
     if (rc) return rc < 0 ? CLI_OK : rc;
-    if (!o.ntags) {
-        o.tags[o.ntags++] = "bootstrap";
-        o.tags[o.ntags] = NULL;
+    if (!o->network_from_user) {
+        fprintf(stderr, "mosaik beacon: --network is required\n");
+        return CLI_USAGE;
     }
-    return run_node(&o, "bootstrap", false);
+    if (!o->ntags) {
+        o->tags[o->ntags++] = "beacon-node";
+        o->tags[o->ntags] = NULL;
+    }
+    return run_node(o, "beacon", true);
 }
 
 int cmd_beacon(int argc, char **argv) {
     cli_net_t o = {.listen = "0.0.0.0:19791", .shutdown_timeout_s = 5};
-    int rc = cli_net_parse(argc, argv, "beacon", &o, NULL, NULL, NULL, BEACON_USAGE);
-    if (rc) return rc < 0 ? CLI_OK : rc;
-    if (!o.network_from_user) {
-        fprintf(stderr, "mosaik beacon: --network is required\n");
-        return CLI_USAGE;
-    }
-    if (!o.ntags) {
-        o.tags[o.ntags++] = "beacon-node";
-        o.tags[o.ntags] = NULL;
-    }
-    return run_node(&o, "beacon", true);
+    int rc = beacon_main(&o, argc, argv);
+    cli_net_release(&o);
+    return rc;
 }

@@ -55,10 +55,22 @@ const char *cli_id_prefix(const mk_id_t *id, char *buf, size_t cap) {
 
 /* ---- lists ---- */
 
-/* Splits a copy of s at any of seps, appending to list (capacity CLI_MAX_LIST). */
-static int split_into(const char *cmd, const char *s, const char *seps, const char **list, size_t *n, const char *what) {
+void cli_net_release(cli_net_t *o) {
+    for (size_t i = 0; i < o->nowned; i++) free(o->owned[i]);
+    o->nowned = 0;
+}
+
+/* Splits a copy of s (kept in o until cli_net_release) at any of seps, appending to list (capacity
+ * CLI_MAX_LIST). */
+static int split_into(cli_net_t *o, const char *cmd, const char *s, const char *seps, const char **list, size_t *n,
+                      const char *what) {
+    if (o->nowned >= sizeof o->owned / sizeof o->owned[0]) {
+        fprintf(stderr, "mosaik %s: too many list options\n", cmd);
+        return CLI_USAGE;
+    }
     char *copy = strdup(s), *save = NULL;
     if (!copy) return CLI_FAIL;
+    o->owned[o->nowned++] = copy;
     for (char *t = strtok_r(copy, seps, &save); t; t = strtok_r(NULL, seps, &save)) {
         if (*n >= CLI_MAX_LIST) {
             fprintf(stderr, "mosaik %s: at most %d %s\n", cmd, CLI_MAX_LIST, what);
@@ -67,7 +79,7 @@ static int split_into(const char *cmd, const char *s, const char *seps, const ch
         list[(*n)++] = t;
     }
     list[*n] = NULL;
-    return CLI_OK;  /* the copy lives until exit: the list points into it */
+    return CLI_OK;
 }
 
 int cli_check_peer(const char *cmd, const char *addr) {
@@ -113,14 +125,14 @@ int cli_net_env(cli_net_t *o) {
     if ((v = getenv("MOSAIK_BOOTSTRAP_SECRET_FILE"))) o->secret_file = v;
     if ((v = getenv("MOSAIK_BOOTSTRAP_LISTEN"))) o->listen = v;
     if ((v = getenv("MOSAIK_BOOTSTRAP_METRICS"))) o->metrics = v;
-    if ((v = getenv("MOSAIK_BOOTSTRAP_PEERS")) && (rc = split_into("bootstrap", v, " ;", o->peers, &o->npeers, "peers")))
+    if ((v = getenv("MOSAIK_BOOTSTRAP_PEERS")) && (rc = split_into(o, "bootstrap", v, " ;", o->peers, &o->npeers, "peers")))
         return rc;
     for (size_t i = 0; i < o->npeers; i++)
         if ((rc = cli_check_peer("bootstrap", o->peers[i]))) return rc;
-    if ((v = getenv("MOSAIK_BOOTSTRAP_TAGS")) && (rc = split_into("bootstrap", v, ",", o->tags, &o->ntags, "tags")))
+    if ((v = getenv("MOSAIK_BOOTSTRAP_TAGS")) && (rc = split_into(o, "bootstrap", v, ",", o->tags, &o->ntags, "tags")))
         return rc;
     if ((v = getenv("MOSAIK_BOOTSTRAP_ADVERTISE")) &&
-        (rc = split_into("bootstrap", v, " ;,", o->advertise, &o->nadvertise, "advertised addresses")))
+        (rc = split_into(o, "bootstrap", v, " ;,", o->advertise, &o->nadvertise, "advertised addresses")))
         return rc;
     if ((rc = env_bool("MOSAIK_BOOTSTRAP_NO_RELAY", &o->no_relay)) || (rc = env_bool("MOSAIK_BOOTSTRAP_NO_DHT", &o->no_dht)) ||
         (rc = env_bool("MOSAIK_BOOTSTRAP_MDNS", &o->mdns)) || (rc = env_bool("MOSAIK_BOOTSTRAP_QUIET", &o->quiet)))
@@ -183,11 +195,11 @@ int cli_net_parse(int argc, char **argv, const char *cmd, cli_net_t *o, const st
         case 'l': o->listen = optarg; break;
         case OPT_ADVERTISE:
             if (!cl_adv) o->nadvertise = 0, cl_adv = true;
-            rc = split_into(cmd, optarg, ",", o->advertise, &o->nadvertise, "advertised addresses");
+            rc = split_into(o, cmd, optarg, ",", o->advertise, &o->nadvertise, "advertised addresses");
             break;
         case 't':
             if (!cl_tags) o->ntags = 0, cl_tags = true;
-            rc = split_into(cmd, optarg, ",", o->tags, &o->ntags, "tags");
+            rc = split_into(o, cmd, optarg, ",", o->tags, &o->ntags, "tags");
             break;
         case OPT_NO_RELAY: o->no_relay = true; break;
         case OPT_NO_DHT: o->no_dht = true; break;

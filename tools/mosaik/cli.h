@@ -31,6 +31,8 @@ typedef struct cli_net {
     bool no_dht, no_relay, mdns, quiet, secret_from_user, network_from_user;
     int verbose;                      /* -v count on the subcommand */
     double shutdown_timeout_s;        /* 5 */
+    char *owned[3 * CLI_MAX_LIST];    /* copies the lists point into (cli_net_release frees them) */
+    size_t nowned;
 } cli_net_t;
 
 /* Long options every network command accepts; `extra` (may be NULL) adds the command's own, handled
@@ -42,6 +44,8 @@ int cli_net_parse(int argc, char **argv, const char *cmd, cli_net_t *o, const st
 /* Reads the MOSAIK_BOOTSTRAP_* variables into o (before cli_net_parse: the command line wins).
  * CLI_USAGE (with a message naming the variable) on a bad value. */
 int cli_net_env(cli_net_t *o);
+/* Frees the copies made while parsing (the lists point into them). */
+void cli_net_release(cli_net_t *o);
 /* Checks one --peer value: "<64 hex>@host:port[,…]" or "host:port"; a bare peer id is refused with a
  * hint. CLI_OK or CLI_USAGE (message printed). */
 int cli_check_peer(const char *cmd, const char *addr);

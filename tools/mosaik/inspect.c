@@ -336,43 +336,51 @@ static int live_plain(const inspect_opts_t *o, mk_network_t *n, int sigfd, doubl
 
 /* ---- the command ---- */
 
+static int inspect_main(inspect_opts_t *o, int argc, char **argv);
+
 int cmd_inspect(int argc, char **argv) {
     inspect_opts_t o = {.net = {.listen = "0.0.0.0:0", .shutdown_timeout_s = 5}, .interval_s = 1, .wait_s = 5, .min_peers = 1};
-    int rc = cli_net_parse(argc, argv, "inspect", &o.net, INSPECT_OPTS, on_extra, &o, USAGE);
+    int rc = inspect_main(&o, argc, argv);
+    cli_net_release(&o.net);
+    return rc;
+}
+
+static int inspect_main(inspect_opts_t *o, int argc, char **argv) {
+    int rc = cli_net_parse(argc, argv, "inspect", &o->net, INSPECT_OPTS, on_extra, o, USAGE);
     if (rc) return rc < 0 ? CLI_OK : rc;
-    if (!o.net.network_from_user) {
+    if (!o->net.network_from_user) {
         fprintf(stderr, "mosaik inspect: --network is required\n");
         return CLI_USAGE;
     }
     /* tagged mosaik.inspect, plus any -t */
-    if (o.net.ntags < CLI_MAX_LIST) o.net.tags[o.net.ntags++] = "mosaik.inspect";
-    o.net.tags[o.net.ntags] = NULL;
-    cli_apply_log_level(&o.net, MK_LOG_WARN);
+    if (o->net.ntags < CLI_MAX_LIST) o->net.tags[o->net.ntags++] = "mosaik.inspect";
+    o->net.tags[o->net.ntags] = NULL;
+    cli_apply_log_level(&o->net, MK_LOG_WARN);
     int sigfd = cli_signals_open();
     bool usage_error;
-    mk_network_t *n = cli_net_start(&o.net, "inspect", &usage_error);
+    mk_network_t *n = cli_net_start(&o->net, "inspect", &usage_error);
     if (!n) return usage_error ? CLI_USAGE : CLI_FAIL;
     double started = cli_now();
-    bool one_shot = o.json || o.once;
+    bool one_shot = o->json || o->once;
     if (one_shot) {
-        rc = settle(&o, n, sigfd);
+        rc = settle(o, n, sigfd);
         if (rc == CLI_OK) {
             inspect_snap_t s;
-            snap_take(&o, n, started, &s);
-            char *out = o.json ? inspect_render_json(&o, &s) : inspect_render_text(&o, &s, false);
-            if (out) printf(o.json ? "%s\n" : "%s", out);
+            snap_take(o, n, started, &s);
+            char *out = o->json ? inspect_render_json(o, &s) : inspect_render_text(o, &s, false);
+            if (out) printf(o->json ? "%s\n" : "%s", out);
             else rc = CLI_FAIL;
             fflush(stdout);
             free(out);
-            if (rc == CLI_OK && (long)s.count < o.min_peers) rc = CLI_NEGATIVE;
+            if (rc == CLI_OK && (long)s.count < o->min_peers) rc = CLI_NEGATIVE;
             snap_free(&s);
         }
     } else {
         prober_t pr = {0};
-        if (!o.no_probe) prober_start(&pr, n);
-        rc = isatty(STDOUT_FILENO) ? live_tty(&o, n, sigfd, started) : live_plain(&o, n, sigfd, started);
+        if (!o->no_probe) prober_start(&pr, n);
+        rc = isatty(STDOUT_FILENO) ? live_tty(o, n, sigfd, started) : live_plain(o, n, sigfd, started);
         prober_stop(&pr);
     }
-    cli_shutdown(n, sigfd, o.net.shutdown_timeout_s);
+    cli_shutdown(n, sigfd, o->net.shutdown_timeout_s);
     return rc;
 }
