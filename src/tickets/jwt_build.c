@@ -40,6 +40,8 @@ mk_jwt_signer_t *mk_jwt_signer_generate(mk_jwt_alg_t alg, mk_error_t *e) {
     return wrap(&k, e);
 }
 
+const mk_jwt_parsed_key_t *mk_jwt_signer_key(const mk_jwt_signer_t *s) { return s ? &s->key : NULL; }
+
 mk_jwt_alg_t mk_jwt_signer_alg(const mk_jwt_signer_t *s) { return s ? s->key.alg : MK_JWT_END; }
 
 size_t mk_jwt_signer_public(const mk_jwt_signer_t *s, uint8_t *out, size_t cap) {

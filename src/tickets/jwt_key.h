@@ -49,4 +49,7 @@ bool mk_jwt_key_verify(const mk_jwt_parsed_key_t *k, const uint8_t *msg, size_t 
 int mk_jwt_key_sign(const mk_jwt_parsed_key_t *k, const uint8_t *msg, size_t n, uint8_t *sig, size_t *sig_len,
                     mk_error_t *e);
 
+/* The signer's key (jwt_build.c). */
+const mk_jwt_parsed_key_t *mk_jwt_signer_key(const mk_jwt_signer_t *s);
+
 #endif
