@@ -75,6 +75,20 @@ size_t mk_peer_entry_tickets(const mk_peer_entry_t *e, const mk_ticket_t **v);
 size_t mk_peer_entry_tickets_of(const mk_peer_entry_t *e, const mk_id_t *cls, const mk_ticket_t **out, size_t cap);
 /* The ticket with that id, or NULL. */
 const mk_ticket_t *mk_peer_entry_ticket(const mk_peer_entry_t *e, const mk_id_t *ticket_id);
+/* ---- tickets judged (spec 60 §1.2, §2.2); pure, any thread, never block ---- */
+typedef bool (*mk_ticket_pred_fn)(void *ctx, const uint8_t *data, size_t len);
+/* The tickets of class cls whose data pred accepts, into out[0..cap); returns how many there are. */
+size_t mk_peer_entry_valid_tickets(const mk_peer_entry_t *e, const mk_id_t *cls, mk_ticket_pred_fn pred, void *ctx,
+                                   const mk_ticket_t **out, size_t cap);
+bool mk_peer_entry_has_valid_ticket(const mk_peer_entry_t *e, const mk_id_t *cls, mk_ticket_pred_fn pred, void *ctx);
+/* v's verdict on e: valid with the latest expiry among e's tickets of v's class that v accepts, else
+ * MISSING (no ticket of the class) or the last rejection. */
+void mk_peer_entry_validate_ticket(const mk_peer_entry_t *e, const mk_ticket_validator_t *v, int64_t now_ms,
+                                   mk_ticket_verdict_t *out);
+/* The ticket rule: every validator must accept one of e's tickets; the expiry is the earliest over
+ * them (NEVER when n = 0); the first failing validator's verdict is reported. */
+void mk_peer_entry_validate_all(const mk_peer_entry_t *e, const mk_ticket_validator_t *const *v, size_t n,
+                                int64_t now_ms, mk_ticket_verdict_t *out);
 bool mk_peer_entry_has_tag(const mk_peer_entry_t *e, const char *name);   /* name via mk_id_from_str */
 bool mk_peer_entry_has_stream(const mk_peer_entry_t *e, const mk_id_t *id);
 bool mk_peer_entry_has_group(const mk_peer_entry_t *e, const mk_id_t *id);
