@@ -159,7 +159,7 @@ static void run_effects(mk_disc_t *d) {
             if (ef.open_kind == MK_HPV_OPEN_JOIN) rc = mk_wire_encode_join(&d->net_id, me, &frame);
             else if (ef.open_kind == MK_HPV_OPEN_SHUFFLE_REPLY) rc = MK_OK;  /* built by the SEND that follows */
             else rc = mk_wire_encode_neighbor(&d->net_id, me, ef.open_kind == MK_HPV_OPEN_NEIGHBOR_HIGH, &frame);
-            if (rc == MK_OK) dial_peer(d, &ef.peer, ef.open_kind, &frame);
+            if (rc == MK_OK) dial_peer(d, &ef.peer, (int)ef.open_kind, &frame);
             break;
         }
         case MK_HPV_SEND: {
