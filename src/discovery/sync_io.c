@@ -32,6 +32,7 @@ static const mk_link_ops_t sync_ops;
 typedef struct recent {
     mk_peer_id_t peer;
     int64_t out_ms, in_ms;
+    int64_t out_ok_ms;  /* when an outbound sync with the peer last completed */
 } recent_t;
 
 /* When we last synced with a peer, each way (one table per network, oldest slot reused). */
@@ -75,6 +76,8 @@ static void sync_end(mk_disc_t *d, mk_disc_sync_t *s, int rc, const mk_error_t *
     if (rc == MK_OK) {
         mk_counter_add(d->m.syncs_ok, 1);
         mk_disc_stat_add(d, &d->stats.syncs_ok, 1);
+        recent_t *r = !s->inbound && s->opened ? recent_find(d, &s->peer, true) : NULL;
+        if (r) r->out_ok_ms = mk_now_ms();
     } else {
         mk_counter_add(d->m.syncs_failed, 1);
         mk_disc_stat_add(d, &d->stats.syncs_failed, 1);
@@ -324,6 +327,22 @@ int mk_sync_start(mk_disc_t *d, const mk_peer_addr_t *addr, const mk_peer_id_t *
     if (!done && !mk_id_is_zero(&a.peer)) {  /* automatic syncs skip peers synced recently */
         recent_t *r = recent_find(d, &a.peer, false);
         if (r && r->out_ms && mk_now_ms() - r->out_ms < (int64_t)d->cfg.c.sync_interval_ms) return MK_OK;
+    }
+    if (done && !mk_id_is_zero(&a.peer)) {
+        /* an explicit sync while an automatic one with that peer runs (a bootstrap contact starts one)
+         * waits for that session instead of opening a second, which the peer would refuse (one inbound
+         * per peer per 5 s); one that just completed already merged both catalogs */
+        for (mk_disc_sync_t *x = d->syncs; x; x = x->next)
+            if (!x->inbound && !x->done && mk_id_eq(&x->peer, &a.peer)) {
+                x->done = done;
+                x->ctx = ctx;
+                return MK_OK;
+            }
+        recent_t *r = recent_find(d, &a.peer, false);
+        if (r && r->out_ok_ms && mk_now_ms() - r->out_ok_ms < SYNC_IN_PER_PEER_MS) {
+            done(ctx, MK_OK, NULL);
+            return MK_OK;
+        }
     }
     if (d->sync_out >= SYNC_OUT_MAX) return MK_ERR(e, MK_EBUSY, "%d catalog syncs already running", SYNC_OUT_MAX);
     mk_disc_sync_t *s = calloc(1, sizeof *s);
