@@ -182,7 +182,7 @@ mk_metrics_http_t *mk_metrics_http_start(struct event_base *base, const char *ip
         return NULL;
     }
     struct sockaddr_storage ss;
-    socklen_t len;
+    socklen_t len = 0;
     if (parse_ip_port(ip_port, &ss, &len, e) != MK_OK) return NULL;
     mk_metrics_http_t *h = calloc(1, sizeof *h);
     if (!h) {
