@@ -334,8 +334,9 @@ static void every_changed_character_is_rejected(void **state) {
             char saved = tok[i];
             const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.";
             for (int k = 0; k < 2; k++) {
-                tok[i] = alphabet[(strchr(alphabet, saved) ? strchr(alphabet, saved) - alphabet : 0) + 1 + k * 7];
-                if (tok[i] == saved || tok[i] == 0) tok[i] = saved == 'A' ? 'B' : 'A';
+                size_t na = strlen(alphabet), at = strchr(alphabet, saved) ? (size_t)(strchr(alphabet, saved) - alphabet) : 0;
+                tok[i] = alphabet[(at + 1 + (size_t)k * 7) % na];
+                if (tok[i] == saved) tok[i] = saved == 'A' ? 'B' : 'A';
                 mk_ticket_verdict_t v = judge(&c, tok);
                 if (v.valid) fail_msg("%s: changing char %zu ('%c' → '%c') still validates", NAMES[algs[a]], i, saved, tok[i]);
             }
