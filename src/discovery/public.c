@@ -139,7 +139,12 @@ static void run_local_change(mk_disc_t *d, mk_disc_cmd_t *c) {
     local_change_t *lc = c->payload;
     mk_entry_draft_t *copy = malloc(sizeof *copy);
     mk_error_t err;
-    if (!copy || mk_entry_draft_from(copy, d->local) != MK_OK) {
+    /* build on the pending draft when an earlier change is not signed yet, or that change is lost */
+    const mk_peer_entry_t *pending = NULL, *base = d->local;
+    if (d->local_dirty && mk_entry_draft_seal(d->draft, NULL, &pending, NULL) == MK_OK) base = pending;
+    int from = copy ? mk_entry_draft_from(copy, base) : MK_ENOMEM;
+    mk_peer_entry_unref(pending);
+    if (from != MK_OK) {
         free(copy);
         MK_ERR(&err, MK_ENOMEM, "out of memory");
         mk_disc_cmd_done(c, MK_ENOMEM, &err);

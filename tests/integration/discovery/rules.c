@@ -206,6 +206,26 @@ static void forged_entry_in_catalog_sync_closes_400(void **state) {
     mk_peer_entry_unref(forged);
 }
 
+/* Changes queued back to back (timeout 0) all land: each builds on the one not signed yet. */
+static bool has_both(void *arg) {
+    (void)arg;
+    const mk_peer_entry_t *me = mk_discovery_me(a);
+    bool ok = me && mk_peer_entry_has_tag(me, "q1") && mk_peer_entry_has_tag(me, "q2") && mk_peer_entry_has_tag(me, "q3");
+    mk_peer_entry_unref(me);
+    return ok;
+}
+
+static void queued_local_changes_are_all_kept(void **state) {
+    (void)state;
+    a = mkt_disc_node(NULL, NULL);
+    mk_error_t e;
+    const char *t1[] = {"q1"}, *t2[] = {"q2"}, *t3[] = {"q3"};
+    assert_int_equal(mk_discovery_add_tags(a, t1, 1, 0, &e), MK_OK);
+    assert_int_equal(mk_discovery_add_tags(a, t2, 1, 0, &e), MK_OK);
+    assert_int_equal(mk_discovery_add_tags(a, t3, 1, 0, &e), MK_OK);
+    MKT_WAIT_UNTIL(has_both(NULL), 2);
+}
+
 static mk_network_id_t other_net;
 static void on_other_network(mk_network_config_t *cfg) { cfg->network_id = other_net; }
 
@@ -407,6 +427,7 @@ static void max_rtt_hides_slow_peers_but_not_unmeasured_ones(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(feed_applies_every_rule, teardown),
+        cmocka_unit_test_teardown(queued_local_changes_are_all_kept, teardown),
         cmocka_unit_test_teardown(forged_gossip_after_join_closes_400, teardown),
         cmocka_unit_test_teardown(forged_entry_in_catalog_sync_closes_400, teardown),
         cmocka_unit_test_teardown(entry_of_another_network_after_join_closes_400, teardown),
