@@ -41,6 +41,16 @@ typedef struct mk_discovery_config {
 
 #define MK_DISC_NONE_PASSIVE UINT32_MAX /* passive_view = 0 explicitly */
 
+/* Streams (spec 30 §7), zero = default. The consumers' default reconnect backoff is in mosaik/streams.h
+ * (mk_backoff_t) and given per consumer. */
+typedef struct mk_streams_config {
+    uint32_t handshake_timeout_ms;    /* 10 000: wait for Subscribe / Accepted */
+    uint32_t max_pending_handshakes;  /* 256 per network */
+    uint32_t reeval_interval_ms;      /* 5 000: periodic re-evaluation of require */
+    uint32_t park_ms;                 /* 60 000: longest a refusing producer stays parked */
+    uint32_t close_flush_ms;          /* 1 000: flush before a graceful 204 */
+} mk_streams_config_t;
+
 #define MK_DISCOVERY_CONFIG_DEFAULT                                                                   \
     ((mk_discovery_config_t){.announce_interval_ms = 15000, .announce_jitter = 0.5,                  \
                              .purge_after_ms = 300000, .max_time_drift_ms = 10000,                   \

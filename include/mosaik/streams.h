@@ -99,6 +99,111 @@ int mk_stream_stats_format(const mk_stream_stats_t *s, char *buf, size_t cap);
 /* "stream <short> <producer short> -> <consumer short> <State>: " followed by the stats. Pure. */
 int mk_channel_info_format(const mk_channel_info_t *ch, char *buf, size_t cap);
 
+/* ---- producers ---- */
+
+typedef struct mk_producer mk_producer_t;
+typedef struct mk_consumer mk_consumer_t;
+typedef void (*mk_channel_fn)(void *ctx, const mk_channel_info_t *ch);  /* loop thread */
+
+typedef struct mk_producer_stats {
+    mk_stream_stats_t total;  /* copies handed to links; connected_at = open time */
+    uint64_t accepted, undelivered, lagging_disconnects, refused;
+} mk_producer_stats_t;
+
+/* Zero = default everywhere: buffer 1024, unlimited consumers, disconnect lagging consumers, online
+ * with ≥ 1 consumer. Predicates and validators are ANDed; validators must outlive the producer (heap
+ * ones are referenced). */
+typedef struct mk_producer_config {
+    uint32_t buffer_size, max_consumers;
+    mk_toggle_t disconnect_lagging;
+    mk_peer_pred_t require[MK_STREAM_MAX_REQUIRE];
+    const mk_ticket_validator_t *require_ticket[MK_STREAM_MAX_TICKETS];
+    const mk_when_t *online_when;
+    void (*undelivered)(void *ctx, const void *datum, size_t len);  /* loop thread */
+    void *undelivered_ctx;
+    mk_channel_fn on_channel;
+    void *on_channel_ctx;
+    bool fail_if_exists;
+} mk_producer_config_t;
+
+/* Opens (or shares) the node's sink of stream `name` / id; cfg NULL = defaults. The first opener's
+ * configuration governs; with fail_if_exists an existing sink is MK_EEXIST. NULL + e on failure.
+ * Any thread but the network's loop. */
+mk_producer_t *mk_producer_open(mk_network_t *n, const char *name, const mk_producer_config_t *cfg, mk_error_t *e);
+mk_producer_t *mk_producer_open_id(mk_network_t *n, const mk_id_t *id, const mk_producer_config_t *cfg, mk_error_t *e);
+/* Frees the handle; the last one closes the sink (queued datums flushed, links closed 204, the stream
+ * leaves the local entry). Blocked calls on it return MK_ECLOSED. NULL ok. */
+void mk_producer_free(mk_producer_t *p);
+mk_id_t mk_producer_stream_id(const mk_producer_t *p);
+/* Queues a copy of the datum: MK_OK (accepted, not delivered), MK_EOFFLINE (online condition unmet),
+ * MK_EFULL (input queue full), MK_ECLOSED, MK_E2BIG (over the maximum frame size). Never blocks. */
+int mk_producer_try_send(mk_producer_t *p, const void *data, size_t len, mk_error_t *e);
+/* Waits up to timeout_ms (-1 = forever; 0 = try_send) to be online with room, then queues a copy.
+ * MK_ETIMEDOUT, MK_ECLOSED; MK_EDEADLK on the loop thread. The caller keeps its datum on failure. */
+int mk_producer_send(mk_producer_t *p, const void *data, size_t len, int timeout_ms, mk_error_t *e);
+/* Readable while try_send would be accepted. */
+int mk_producer_fd(const mk_producer_t *p);
+int mk_producer_stats(const mk_producer_t *p, mk_producer_stats_t *out);
+
+/* ---- consumers ---- */
+
+/* A received datum: data valid until mk_datum_free (no copy is made). */
+typedef struct mk_datum {
+    const uint8_t *data;
+    size_t len;
+    mk_id_t producer;
+    uint64_t channel_id;
+    void *ref_;  /* internal */
+} mk_datum_t;
+#define MK_DATUM_INIT {0}
+
+/* Zero = default: subscribe to every eligible producer, queue ≤ 1024 datums and ≤ 64 MiB, the default
+ * backoff, online at once. on_datum = callback mode (loop thread; no queue). */
+typedef struct mk_consumer_config {
+    mk_peer_pred_t require[MK_STREAM_MAX_REQUIRE];
+    const mk_ticket_validator_t *require_ticket[MK_STREAM_MAX_TICKETS];
+    const mk_when_t *online_when;
+    const mk_criteria_t *criteria;
+    const mk_backoff_t *backoff;
+    uint32_t queue_datums;
+    size_t queue_bytes;
+    void (*on_datum)(void *ctx, const mk_datum_t *d);
+    void *on_datum_ctx;
+    mk_channel_fn on_channel;
+    void *on_channel_ctx;
+} mk_consumer_config_t;
+
+mk_consumer_t *mk_consumer_open(mk_network_t *n, const char *name, const mk_consumer_config_t *cfg, mk_error_t *e);
+mk_consumer_t *mk_consumer_open_id(mk_network_t *n, const mk_id_t *id, const mk_consumer_config_t *cfg, mk_error_t *e);
+/* Closes the consumer (its channels end with 204); blocked calls return MK_ECLOSED. NULL ok. */
+void mk_consumer_free(mk_consumer_t *c);
+mk_id_t mk_consumer_stream_id(const mk_consumer_t *c);
+/* The next datum, waiting up to timeout_ms (-1 = forever): MK_OK, MK_ETIMEDOUT, MK_ECLOSED once
+ * closed and drained, MK_EINVAL in callback mode, MK_EDEADLK on the loop thread. */
+int mk_consumer_recv(mk_consumer_t *c, mk_datum_t *out, int timeout_ms, mk_error_t *e);
+/* The same without waiting: MK_EAGAIN when empty. */
+int mk_consumer_try_recv(mk_consumer_t *c, mk_datum_t *out);
+/* Readable exactly while the queue is non-empty or the consumer is closed. */
+int mk_consumer_fd(const mk_consumer_t *c);
+int mk_consumer_stats(const mk_consumer_t *c, mk_stream_stats_t *total);
+/* Releases a datum (MK_DATUM_INIT is fine) and resets it; dup takes another reference. */
+void mk_datum_free(mk_datum_t *d);
+int mk_datum_dup(const mk_datum_t *src, mk_datum_t *dst);
+
+/* ---- status ---- */
+
+/* Whether the online condition holds now (producer default: ≥ 1 consumer; consumer: always). */
+bool mk_producer_is_online(const mk_producer_t *p);
+bool mk_consumer_is_online(const mk_consumer_t *c);
+/* Evaluates w now over the Connected channels. */
+bool mk_producer_check(const mk_producer_t *p, const mk_when_t *w);
+bool mk_consumer_check(const mk_consumer_t *c, const mk_when_t *w);
+/* Waits until w holds (at once if it does): MK_OK, MK_ETIMEDOUT, MK_ECLOSED, MK_EDEADLK. */
+int mk_producer_wait(mk_producer_t *p, const mk_when_t *w, int timeout_ms, mk_error_t *e);
+int mk_consumer_wait(mk_consumer_t *c, const mk_when_t *w, int timeout_ms, mk_error_t *e);
+int mk_producer_wait_online(mk_producer_t *p, int timeout_ms, mk_error_t *e);
+int mk_consumer_wait_online(mk_consumer_t *c, int timeout_ms, mk_error_t *e);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,723 @@
+/* streams/consumer.c — consumers (spec 30 §3): finding every eligible producer of the stream in the
+ * catalog (require predicates and the ticket rule), one channel per producer that survives reconnects
+ * (backoff; terminal refusals park the producer until its entry changes or park_ms passes), the
+ * bounded receive queue with back-pressure (reading pauses at the bounds), callback mode, and the
+ * readiness fd. */
+#include "streams/streams_int.h"
+
+#include "core/error.h"
+#include "core/time.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef bool (*mk_eval_fn)(void *owner, const mk_when_t *w);
+void mk_streams_waiters_update(pthread_mutex_t *mu, pthread_cond_t *cv, mk_waiter_t *list, const mk_peer_info_t *peers,
+                               size_t n);
+int mk_streams_wait(mk_network_t *n, void *owner, mk_eval_fn eval, pthread_mutex_t *mu, pthread_cond_t *cv,
+                    mk_waiter_t **list, const bool *closed, const mk_when_t *w, int timeout_ms, mk_error_t *e);
+bool mk_streams_check(mk_network_t *n, void *owner, mk_eval_fn eval, const mk_when_t *w);
+
+static const mk_link_ops_t cchan_ops;
+static void examine(mk_consumer_t *c);
+static void dial(mk_cchan_t *ch);
+
+/* ---- references ---- */
+
+static _Atomic uint32_t *refs_of(mk_consumer_t *c) { return &c->refs; }
+
+static void consumer_destroy(mk_consumer_t *c) {
+    for (size_t i = 0; i < c->qlen; i++) {
+        mk_datum_t d = {.ref_ = c->queue[(c->qhead + i) % c->qcap]};
+        mk_datum_free(&d);
+    }
+    free(c->queue);
+    for (size_t i = 0; i < c->ntickets; i++) mk_ticket_validator_unref(c->tickets[i]);
+    if (c->online_when.tags) {
+        for (size_t i = 0; c->online_when.tags[i]; i++) free((char *)c->online_when.tags[i]);
+        free((void *)c->online_when.tags);
+    }
+    mk_readyfd_close(&c->ready);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static void cref(mk_consumer_t *c) { atomic_fetch_add(refs_of(c), 1); }
+static void cunref(mk_consumer_t *c) {
+    if (atomic_fetch_sub(refs_of(c), 1) == 1) consumer_destroy(c);
+}
+
+/* ---- datums ---- */
+
+void mk_datum_free(mk_datum_t *d) {
+    if (!d) return;
+    mk_rdatum_t *r = d->ref_;
+    if (r && atomic_fetch_sub(&r->refs, 1) == 1) free(r);
+    memset(d, 0, sizeof *d);
+}
+
+int mk_datum_dup(const mk_datum_t *src, mk_datum_t *dst) {
+    if (!src || !dst) return MK_EINVAL;
+    mk_rdatum_t *r = src->ref_;
+    if (r) {
+        atomic_fetch_add(&r->refs, 1);
+        *dst = *src;
+        return MK_OK;
+    }
+    /* a callback-mode datum lives for the call: copy it */
+    r = malloc(sizeof *r + src->len);
+    if (!r) return MK_ENOMEM;
+    atomic_init(&r->refs, 1);
+    r->len = src->len;
+    r->producer = src->producer;
+    r->channel_id = src->channel_id;
+    if (src->len) memcpy(r->bytes, src->data, src->len);
+    *dst = (mk_datum_t){r->bytes, r->len, r->producer, r->channel_id, r};
+    return MK_OK;
+}
+
+/* ---- status ---- */
+
+static size_t connected_infos(mk_consumer_t *c, mk_peer_info_t **out, mk_catalog_t **cat) {
+    size_t n = 0;
+    for (mk_cchan_t *ch = c->chans; ch; ch = ch->next) n += ch->state == MK_CHANNEL_CONNECTED && ch->accepted;
+    *cat = mk_discovery_catalog(c->st->n);
+    *out = n ? calloc(n, sizeof **out) : NULL;
+    size_t k = 0;
+    for (mk_cchan_t *ch = c->chans; ch && *out; ch = ch->next) {
+        if (ch->state != MK_CHANNEL_CONNECTED || !ch->accepted || k >= n) continue;
+        mk_peer_info_t *pi = &(*out)[k++];
+        if (!*cat || mk_catalog_peer_info(*cat, &ch->peer, pi) != MK_OK || !pi->entry) {
+            memset(pi, 0, sizeof *pi);
+            pi->entry = ch->entry;
+            pi->rtt_us = pi->rttvar_us = -1;
+        }
+    }
+    return k;
+}
+
+static void consumer_status(mk_consumer_t *c) {
+    mk_peer_info_t *infos;
+    mk_catalog_t *cat;
+    size_t n = connected_infos(c, &infos, &cat);
+    bool online = mk_when_eval(&c->online_when, infos, n);
+    pthread_mutex_lock(&c->mu);
+    if (online != c->online) {
+        c->online = online;
+        pthread_cond_broadcast(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    mk_streams_waiters_update(&c->mu, &c->cv, c->waiters, infos, n);
+    free(infos);
+    mk_catalog_free(cat);
+}
+
+static bool consumer_eval(void *owner, const mk_when_t *w) {
+    mk_consumer_t *c = owner;
+    mk_peer_info_t *infos;
+    mk_catalog_t *cat;
+    size_t n = connected_infos(c, &infos, &cat);
+    bool met = mk_when_eval(w, infos, n);
+    free(infos);
+    mk_catalog_free(cat);
+    return met;
+}
+
+/* ---- channels ---- */
+
+static void emit(mk_cchan_t *ch) {
+    mk_consumer_t *c = ch->c;
+    if (!c->cfg.on_channel) return;
+    mk_channel_info_t info = {.channel_id = ch->id, .stream_id = c->id, .producer_id = ch->peer,
+                              .consumer_id = mk_network_peer_id(c->st->n), .state = ch->state, .stats = ch->stats,
+                              .peer = ch->entry};
+    c->cfg.on_channel(c->cfg.on_channel_ctx, &info);
+}
+
+static void drop_link(mk_cchan_t *ch, uint32_t code, const char *why) {
+    mk_link_t *l = ch->link;
+    ch->link = NULL;
+    ch->link_open = false;
+    if (l) {
+        mk_link_set_ops(l, NULL, NULL);
+        if (code) mk_link_close_async(l, code, why);
+        mk_link_release(l);
+    }
+    mk_ticket_gate_free(ch->gate);
+    ch->gate = NULL;
+}
+
+static void chan_free(mk_cchan_t *ch) {
+    drop_link(ch, 0, NULL);
+    if (ch->retry_ev) event_free(ch->retry_ev);
+    mk_peer_entry_unref(ch->entry);
+    free(ch);
+}
+
+static void chan_remove(mk_cchan_t *ch) {
+    mk_consumer_t *c = ch->c;
+    for (mk_cchan_t **pp = &c->chans; *pp; pp = &(*pp)->next)
+        if (*pp == ch) {
+            *pp = ch->next;
+            break;
+        }
+    chan_free(ch);
+}
+
+/* Ends the channel for good (the producer is dropped, or the consumer closes). */
+static void chan_terminate(mk_cchan_t *ch, uint32_t code, const char *why) {
+    bool was = ch->state == MK_CHANNEL_CONNECTED && ch->accepted;
+    drop_link(ch, code, why);
+    ch->state = MK_CHANNEL_TERMINATED;
+    ch->stats.last_close = code;
+    emit(ch);
+    mk_consumer_t *c = ch->c;
+    chan_remove(ch);
+    if (was) consumer_status(c);
+}
+
+/* Parks the producer: the channel stays Terminated until its entry changes or park_ms passes. */
+static void chan_park(mk_cchan_t *ch) {
+    bool was = ch->state == MK_CHANNEL_CONNECTED && ch->accepted;
+    drop_link(ch, 0, NULL);
+    ch->state = MK_CHANNEL_TERMINATED;
+    ch->accepted = false;
+    ch->parked = true;
+    ch->parked_until_ms = mk_now_ms() + ch->c->st->cfg.park_ms;
+    ch->parked_version = ch->entry ? mk_peer_entry_version(ch->entry) : (mk_entry_version_t){0, 0};
+    mk_catalog_t *cat = mk_discovery_catalog(ch->c->st->n);
+    const mk_peer_entry_t *cur = cat ? mk_catalog_get(cat, &ch->peer) : NULL;
+    if (cur) ch->parked_version = mk_peer_entry_version(cur);
+    mk_catalog_free(cat);
+    emit(ch);
+    if (was) consumer_status(ch->c);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    mk_cchan_t *ch = arg;
+    if (ch->c->st->stopping || ch->c->closed) return;
+    dial(ch);
+}
+
+/* The link failed or closed with a retryable cause: redial after the backoff, or park when exhausted. */
+static void chan_retry(mk_cchan_t *ch, uint32_t code) {
+    bool was = ch->state == MK_CHANNEL_CONNECTED && ch->accepted;
+    drop_link(ch, 0, NULL);
+    ch->stats.last_close = code;
+    ch->accepted = false;
+    ch->state = MK_CHANNEL_CONNECTING;
+    int64_t d = mk_backoff_next(&ch->backoff, &ch->c->backoff, mk_now_ms(), &ch->c->rng);
+    if (was) {
+        consumer_status(ch->c);
+        emit(ch);
+    }
+    if (d < 0) {
+        chan_park(ch);
+        return;
+    }
+    struct timeval tv = {(time_t)(d / 1000), (suseconds_t)(d % 1000) * 1000};
+    event_add(ch->retry_ev, &tv);
+}
+
+static const mk_peer_entry_t *gate_latest(void *ctx) {
+    mk_cchan_t *ch = ctx;
+    mk_catalog_t *cat = mk_discovery_catalog(ch->c->st->n);
+    const mk_peer_entry_t *e = cat ? mk_catalog_get(cat, &ch->peer) : NULL;
+    if (e) mk_peer_entry_ref(e);
+    mk_catalog_free(cat);
+    return e;
+}
+
+static void gate_revoked(void *ctx, const mk_ticket_verdict_t *why) {
+    (void)why;
+    chan_terminate(ctx, MK_CLOSE_CANCELLED, "the producer's ticket is no longer valid");
+}
+
+static void cchan_on_open(mk_link_t *l, void *ctx, int status, const mk_error_t *err) {
+    (void)l;
+    (void)err;
+    mk_cchan_t *ch = ctx;
+    if (status != MK_OK) {
+        chan_retry(ch, MK_CLOSE_UNEXPECTED);
+        return;
+    }
+    ch->link_open = true;
+    ch->hs_since_ms = mk_now_ms();
+    mk_buf_t f = MK_BUF_INIT;
+    if (mk_smsg_encode_subscribe(&ch->c->st->net_id, &ch->c->id, MK_CRITERIA_TAG_ALL, &f) != MK_OK ||
+        mk_link_write(ch->link, f.ptr, f.len) != MK_OK)
+        chan_retry(ch, MK_CLOSE_UNEXPECTED);
+    mk_buf_free(&f);
+}
+
+static void deliver(mk_cchan_t *ch, mk_bytes_t datum) {
+    mk_consumer_t *c = ch->c;
+    ch->stats.datums++;
+    ch->stats.bytes += datum.len;
+    if (ch->backoff.streak_start_ms) mk_backoff_reset(&ch->backoff);  /* a datum ends a failure streak */
+    if (c->cfg.on_datum) {
+        mk_datum_t d = {datum.ptr, datum.len, ch->peer, ch->id, NULL};
+        pthread_mutex_lock(&c->mu);
+        c->total.datums++;
+        c->total.bytes += datum.len;
+        pthread_mutex_unlock(&c->mu);
+        c->cfg.on_datum(c->cfg.on_datum_ctx, &d);
+        return;
+    }
+    mk_rdatum_t *r = malloc(sizeof *r + datum.len);
+    if (!r) return;
+    atomic_init(&r->refs, 1);
+    r->len = datum.len;
+    r->producer = ch->peer;
+    r->channel_id = ch->id;
+    if (datum.len) memcpy(r->bytes, datum.ptr, datum.len);
+    pthread_mutex_lock(&c->mu);
+    c->queue[(c->qhead + c->qlen) % c->qcap] = r;
+    c->qlen++;
+    c->qbytes += datum.len;
+    bool full = c->qlen >= c->qcap || c->qbytes >= c->cfg.queue_bytes;
+    mk_readyfd_set(&c->ready, true);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (full && !c->paused) {  /* back-pressure: stop reading Connected links until half drained */
+        c->paused = true;
+        for (mk_cchan_t *x = c->chans; x; x = x->next)
+            if (x->link && x->accepted) mk_link_pause_read(x->link, true);
+    }
+}
+
+static void cchan_on_frame(mk_link_t *l, void *ctx, const uint8_t *p, size_t n) {
+    (void)l;
+    mk_cchan_t *ch = ctx;
+    mk_smsg_t m;
+    mk_error_t e;
+    if (mk_smsg_decode(p, n, &m, &e) != MK_OK) {
+        chan_park(ch);  /* a protocol violation by the producer: 400 and parked */
+        return;
+    }
+    if (!ch->accepted) {
+        if (m.kind != MK_SMSG_ACCEPTED) {
+            drop_link(ch, MK_CLOSE_PROTOCOL_VIOLATION, "the first frame must be Accepted");
+            chan_park(ch);
+            return;
+        }
+        if (!mk_id_eq(&m.network, &ch->c->st->net_id) || !mk_id_eq(&m.stream, &ch->c->id)) {
+            drop_link(ch, mk_id_eq(&m.network, &ch->c->st->net_id) ? MK_CLOSE_STREAM_NOT_FOUND : MK_CLOSE_DIFFERENT_NETWORK,
+                      "Accepted for another network or stream");
+            chan_park(ch);
+            return;
+        }
+        ch->accepted = true;
+        ch->state = MK_CHANNEL_CONNECTED;
+        ch->stats.connected_at_ms = mk_streams_now_ms();
+        if (ch->stats.last_close) ch->stats.reconnects++;
+        if (ch->c->paused) mk_link_pause_read(ch->link, true);
+        if (ch->c->ntickets) {
+            mk_ticket_gate_ops_t ops = {.latest = gate_latest, .revoked = gate_revoked};
+            ch->gate = mk_ticket_gate_new(mk_net_base(ch->c->st->n), ch->c->tickets, ch->c->ntickets, &ops, ch);
+            mk_ticket_verdict_t v;
+            if (ch->gate) mk_ticket_gate_check(ch->gate, ch->entry, &v);
+        }
+        emit(ch);
+        consumer_status(ch->c);
+        return;
+    }
+    if (m.kind == MK_SMSG_DATUM) deliver(ch, m.datum);
+    else if (m.kind == MK_SMSG_DROPPED) ch->stats.dropped += m.dropped;
+    else {
+        drop_link(ch, MK_CLOSE_PROTOCOL_VIOLATION, "unexpected message");
+        chan_park(ch);
+    }
+}
+
+static void cchan_on_close(mk_link_t *l, void *ctx, uint32_t code, bool remote, const char *reason) {
+    (void)l;
+    (void)remote;
+    (void)reason;
+    mk_cchan_t *ch = ctx;
+    ch->stats.last_close = code;
+    MK_LOGF(MK_MOD_STREAMS, MK_LOG_DEBUG, mk_net_self(ch->c->st->n), "stream %s: producer %s closed %u (%s)",
+            mk_id_short(&ch->c->id, (char[11]){0}), mk_id_short(&ch->peer, (char[11]){0}), code, reason ? reason : "");
+    switch (code) {
+    case MK_CLOSE_NOT_ALLOWED:
+    case MK_CLOSE_STREAM_NOT_FOUND:
+    case MK_CLOSE_DIFFERENT_NETWORK:
+    case MK_CLOSE_GRACEFUL_SHUTDOWN:
+    case MK_CLOSE_PROTOCOL_VIOLATION: chan_park(ch); break;
+    default: chan_retry(ch, code); break;  /* 401, 10_509, 10_413, I/O errors, unknown codes */
+    }
+}
+
+static const mk_link_ops_t cchan_ops = {.on_open = cchan_on_open, .on_frame = cchan_on_frame, .on_close = cchan_on_close};
+
+static void dial(mk_cchan_t *ch) {
+    mk_consumer_t *c = ch->c;
+    mk_catalog_t *cat = mk_discovery_catalog(c->st->n);
+    const mk_peer_entry_t *e = cat ? mk_catalog_get(cat, &ch->peer) : NULL;
+    mk_peer_addr_t addr;
+    memset(&addr, 0, sizeof addr);
+    if (e) mk_peer_entry_peer_addr(e, &addr);
+    mk_catalog_free(cat);
+    if (!addr.naddrs) {
+        chan_retry(ch, MK_CLOSE_UNEXPECTED);
+        return;
+    }
+    ch->state = MK_CHANNEL_CONNECTING;
+    ch->accepted = false;
+    mk_error_t err;
+    MK_LOGF(MK_MOD_STREAMS, MK_LOG_DEBUG, mk_net_self(c->st->n), "stream %s: subscribing to %s",
+            mk_id_short(&c->id, (char[11]){0}), mk_id_short(&ch->peer, (char[11]){0}));
+    ch->link = mk_link_dial(c->st->n, &addr, MK_STREAMS_ALPN, 0, &cchan_ops, ch, &err);
+    if (!ch->link) chan_retry(ch, MK_CLOSE_UNEXPECTED);
+}
+
+/* ---- finding producers ---- */
+
+static mk_cchan_t *chan_of(mk_consumer_t *c, const mk_peer_id_t *peer) {
+    for (mk_cchan_t *ch = c->chans; ch; ch = ch->next)
+        if (mk_id_eq(&ch->peer, peer)) return ch;
+    return NULL;
+}
+
+static bool eligible(mk_consumer_t *c, const mk_peer_info_t *info) {
+    if (!mk_streams_preds_pass(c->cfg.require, c->nrequire, info)) return false;
+    mk_ticket_verdict_t v;
+    mk_peer_entry_validate_all(info->entry, c->tickets, c->ntickets, mk_streams_now_ms(), &v);
+    return v.valid;
+}
+
+static void examine(mk_consumer_t *c) {
+    if (c->closed || c->st->stopping) return;
+    mk_catalog_t *cat = mk_discovery_catalog(c->st->n);
+    if (!cat) return;
+    /* producers that left, stopped listing the stream or fail the checks are dropped (102) */
+    for (mk_cchan_t *ch = c->chans, *next; ch; ch = next) {
+        next = ch->next;
+        mk_peer_info_t info;
+        bool listed = mk_catalog_peer_info(cat, &ch->peer, &info) == MK_OK && info.entry &&
+                      mk_peer_entry_has_stream(info.entry, &c->id);
+        if (!listed) {
+            if (ch->parked) chan_remove(ch);
+            else chan_terminate(ch, MK_CLOSE_CANCELLED, "the producer no longer offers the stream");
+            continue;
+        }
+        if (ch->parked) {
+            bool changed = mk_entry_version_cmp(mk_peer_entry_version(info.entry), ch->parked_version) != 0;
+            if (changed || mk_now_ms() >= ch->parked_until_ms) chan_remove(ch);  /* examined afresh below */
+            continue;
+        }
+        if (!eligible(c, &info)) chan_terminate(ch, MK_CLOSE_CANCELLED, "the producer no longer passes require");
+    }
+    mk_catalog_iter_t it;
+    mk_catalog_iter_init(&it, cat, 0);
+    const mk_peer_entry_t *p;
+    while ((p = mk_catalog_next(&it))) {
+        if (!mk_peer_entry_has_stream(p, &c->id) || chan_of(c, mk_peer_entry_id(p))) continue;
+        mk_peer_info_t info;
+        if (mk_catalog_peer_info(cat, mk_peer_entry_id(p), &info) != MK_OK || !eligible(c, &info)) continue;
+        mk_cchan_t *ch = calloc(1, sizeof *ch);
+        if (!ch) break;
+        ch->c = c;
+        ch->id = c->st->next_chan_id++;
+        ch->peer = *mk_peer_entry_id(p);
+        ch->entry = mk_peer_entry_ref(p);
+        ch->state = MK_CHANNEL_CONNECTING;
+        ch->retry_ev = event_new(mk_net_base(c->st->n), -1, 0, on_retry, ch);
+        ch->next = c->chans;
+        c->chans = ch;
+        emit(ch);
+        dial(ch);
+    }
+    mk_catalog_free(cat);
+}
+
+void mk_consumers_on_catalog(mk_streams_t *st) {
+    for (mk_consumer_t *c = st->consumers; c; c = c->next) {
+        examine(c);
+        consumer_status(c);
+    }
+}
+
+void mk_consumers_tick(mk_streams_t *st) {
+    int64_t now = mk_now_ms();
+    for (mk_consumer_t *c = st->consumers; c; c = c->next)
+        for (mk_cchan_t *ch = c->chans, *next; ch; ch = next) {
+            next = ch->next;
+            if (ch->link_open && !ch->accepted && now - ch->hs_since_ms >= (int64_t)st->cfg.handshake_timeout_ms)
+                chan_retry(ch, MK_CLOSE_HANDSHAKE_TIMEOUT);
+        }
+    if (now - st->last_reeval_ms < 100) mk_consumers_on_catalog(st);  /* with the sinks' periodic pass */
+}
+
+/* ---- closing ---- */
+
+static void close_loop(mk_streams_t *st, mk_consumer_t *c) {
+    for (mk_consumer_t **pp = &st->consumers; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    while (c->chans) {
+        mk_cchan_t *ch = c->chans;
+        drop_link(ch, MK_CLOSE_GRACEFUL_SHUTDOWN, "consumer closed");
+        ch->state = MK_CHANNEL_TERMINATED;
+        emit(ch);
+        chan_remove(ch);
+    }
+    pthread_mutex_lock(&c->mu);
+    c->closed = true;
+    c->online = false;
+    mk_readyfd_set(&c->ready, true);  /* readable once closed */
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    mk_streams_waiters_update(&c->mu, &c->cv, c->waiters, NULL, 0);
+    cunref(c);  /* the loop's reference */
+}
+
+void mk_consumers_stop(mk_streams_t *st) {
+    while (st->consumers) close_loop(st, st->consumers);
+}
+
+static void close_cmd(mk_network_t *n, void *arg) {
+    mk_consumer_t *c = arg;
+    mk_streams_t *st = mk_net_subsystem(n, MK_SUBSYS_STREAMS);
+    bool listed = false;
+    for (mk_consumer_t *x = st ? st->consumers : NULL; x; x = x->next) listed |= x == c;
+    if (listed) close_loop(st, c);
+    cunref(c);
+}
+
+static void resume_cmd(mk_network_t *n, void *arg) {
+    (void)n;
+    mk_consumer_t *c = arg;
+    if (c->paused && !c->closed) {
+        c->paused = false;
+        for (mk_cchan_t *ch = c->chans; ch; ch = ch->next)
+            if (ch->link) mk_link_pause_read(ch->link, false);
+    }
+    cunref(c);
+}
+
+static void cmd_dispose(void *arg) { cunref(arg); }
+
+/* ---- opening ---- */
+
+typedef struct open_arg {
+    mk_id_t id;
+    const mk_consumer_config_t *cfg;
+    mk_consumer_t *out;
+    int rc;
+    mk_error_t err;
+} open_arg_t;
+
+static void open_cmd(mk_network_t *n, void *arg) {
+    open_arg_t *a = arg;
+    mk_streams_t *st = mk_net_subsystem(n, MK_SUBSYS_STREAMS);
+    if (!st || st->stopping) {
+        a->rc = MK_ERR(&a->err, MK_ECLOSED, "the network is shutting down");
+        return;
+    }
+    mk_consumer_t *c = a->out;
+    c->st = st;
+    c->next = st->consumers;
+    st->consumers = c;
+    a->rc = MK_OK;
+    examine(c);
+    consumer_status(c);
+}
+
+mk_consumer_t *mk_consumer_open_id(mk_network_t *n, const mk_id_t *id, const mk_consumer_config_t *cfg, mk_error_t *e) {
+    if (!n || !id) {
+        MK_ERR(e, MK_EINVAL, "consumer: network or stream id is NULL");
+        return NULL;
+    }
+    if (!mk_streams_of(n, e)) return NULL;
+    mk_consumer_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        MK_ERR(e, MK_ENOMEM, "out of memory");
+        return NULL;
+    }
+    c->id = *id;
+    if (cfg) c->cfg = *cfg;
+    if (!c->cfg.queue_datums) c->cfg.queue_datums = 1024;
+    if (!c->cfg.queue_bytes) c->cfg.queue_bytes = 64u << 20;
+    mk_backoff_t dflt = MK_BACKOFF_DEFAULT;
+    const mk_backoff_t *b = c->cfg.backoff ? c->cfg.backoff : &dflt;
+    c->backoff = (mk_backoff_params_t){b->initial_ms, b->max_interval_ms, b->max_elapsed_ms, b->multiplier, b->randomization};
+    c->cfg.backoff = NULL;
+    if (mk_backoff_check(&c->backoff, e) != MK_OK) {
+        free(c);
+        return NULL;
+    }
+    while (c->nrequire < MK_STREAM_MAX_REQUIRE && c->cfg.require[c->nrequire].fn) c->nrequire++;
+    for (size_t i = 0; i < MK_STREAM_MAX_TICKETS && c->cfg.require_ticket[i]; i++) {
+        if (mk_ticket_validator_check(c->cfg.require_ticket[i], e) != MK_OK) {
+            for (size_t j = 0; j < c->ntickets; j++) mk_ticket_validator_unref(c->tickets[j]);
+            free(c);
+            return NULL;
+        }
+        c->tickets[c->ntickets++] = mk_ticket_validator_ref(c->cfg.require_ticket[i]);
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    mk_cond_init(&c->cv);
+    atomic_init(refs_of(c), 2);  /* the loop's and the handle's */
+    c->rng = (uint64_t)mk_now_us() ^ (uint64_t)(uintptr_t)c;
+    c->opened_ms = mk_streams_now_ms();
+    c->qcap = c->cfg.queue_datums + 1;  /* one over: a whole read may land at the bound */
+    c->queue = calloc(c->qcap, sizeof *c->queue);
+    mk_when_t dflt_when = {.min_peers = 0};
+    const mk_when_t *w = c->cfg.online_when ? c->cfg.online_when : &dflt_when;
+    c->online_when = *w;
+    c->online_when.tags = NULL;
+    bool ok = c->queue && mk_readyfd_init(&c->ready) == MK_OK;
+    if (ok && w->tags) {
+        size_t k = 0;
+        while (w->tags[k]) k++;
+        const char **t = calloc(k + 1, sizeof *t);
+        ok = t != NULL;
+        for (size_t i = 0; ok && i < k; i++) ok = (t[i] = strdup(w->tags[i])) != NULL;
+        c->online_when.tags = t;
+    }
+    c->cfg.online_when = &c->online_when;
+    if (!ok) {
+        consumer_destroy(c);
+        MK_ERR(e, MK_ENOMEM, "out of memory");
+        return NULL;
+    }
+    open_arg_t a = {.id = *id, .cfg = cfg, .out = c};
+    int rc = mk_loop_call(n, open_cmd, &a, 10000, e);
+    if (rc == MK_OK) rc = a.rc;
+    if (rc != MK_OK) {
+        if (e && a.rc != MK_OK) *e = a.err;
+        consumer_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+mk_consumer_t *mk_consumer_open(mk_network_t *n, const char *name, const mk_consumer_config_t *cfg, mk_error_t *e) {
+    if (!name || !name[0]) {
+        MK_ERR(e, MK_EINVAL, "consumer: the stream name is NULL or empty");
+        return NULL;
+    }
+    mk_id_t id = mk_stream_id(name);
+    return mk_consumer_open_id(n, &id, cfg, e);
+}
+
+void mk_consumer_free(mk_consumer_t *c) {
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    bool closed = c->closed;
+    c->freed = true;
+    pthread_mutex_unlock(&c->mu);
+    if (!closed) {
+        cref(c);
+        if (mk_loop_post(c->st->n, close_cmd, c, cmd_dispose) != MK_OK) {}
+    }
+    cunref(c);  /* the handle's */
+}
+
+mk_id_t mk_consumer_stream_id(const mk_consumer_t *c) { return c ? c->id : (mk_id_t){{0}}; }
+
+/* ---- receiving ---- */
+
+static int pop(mk_consumer_t *c, mk_datum_t *out) {
+    mk_rdatum_t *r = c->queue[c->qhead];
+    c->qhead = (c->qhead + 1) % c->qcap;
+    c->qlen--;
+    c->qbytes -= r->len;
+    c->total.datums++;
+    c->total.bytes += r->len;
+    *out = (mk_datum_t){r->bytes, r->len, r->producer, r->channel_id, r};
+    mk_readyfd_set(&c->ready, c->qlen > 0 || c->closed);
+    return MK_OK;
+}
+
+static void maybe_resume(mk_consumer_t *c, bool was_paused_below) {
+    if (!was_paused_below) return;
+    cref(c);
+    if (mk_loop_post(c->st->n, resume_cmd, c, cmd_dispose) != MK_OK) {}
+}
+
+int mk_consumer_recv(mk_consumer_t *c, mk_datum_t *out, int timeout_ms, mk_error_t *e) {
+    if (!c || !out) return MK_ERR(e, MK_EINVAL, "recv: consumer or datum is NULL");
+    if (c->cfg.on_datum) return MK_ERR(e, MK_EINVAL, "recv: the consumer is in callback mode");
+    pthread_mutex_lock(&c->mu);
+    bool closed = c->closed;
+    pthread_mutex_unlock(&c->mu);
+    if (timeout_ms != 0 && !closed && mk_network_on_loop(c->st->n))
+        return MK_ERR(e, MK_EDEADLK, "recv would block the loop thread");
+    int64_t deadline = timeout_ms < 0 ? -1 : mk_deadline_from(timeout_ms);
+    int rc = MK_OK;
+    pthread_mutex_lock(&c->mu);
+    while (!c->qlen) {
+        if (c->closed) {
+            rc = MK_ERR(e, MK_ECLOSED, "the consumer is closed");
+            break;
+        }
+        if (timeout_ms == 0) {
+            rc = MK_EAGAIN;
+            if (e) MK_ERR(e, MK_EAGAIN, "no datum");
+            break;
+        }
+        if (mk_cond_wait_ms(&c->cv, &c->mu, deadline) == MK_ETIMEDOUT && !c->qlen) {
+            rc = MK_ERR(e, MK_ETIMEDOUT, "no datum within %d ms", timeout_ms);
+            break;
+        }
+    }
+    bool resume = false;
+    if (rc == MK_OK) {
+        pop(c, out);
+        resume = !c->closed && c->qlen <= c->qcap / 2 && c->qbytes <= c->cfg.queue_bytes / 2 && c->qlen + 1 > c->qcap / 2;
+    }
+    pthread_mutex_unlock(&c->mu);
+    maybe_resume(c, resume);
+    return rc;
+}
+
+int mk_consumer_try_recv(mk_consumer_t *c, mk_datum_t *out) { return mk_consumer_recv(c, out, 0, NULL); }
+
+int mk_consumer_fd(const mk_consumer_t *c) { return c ? mk_readyfd_fd(&c->ready) : -1; }
+
+int mk_consumer_stats(const mk_consumer_t *c, mk_stream_stats_t *total) {
+    if (!c || !total) return MK_EINVAL;
+    mk_consumer_t *m = (mk_consumer_t *)(uintptr_t)c;
+    pthread_mutex_lock(&m->mu);
+    *total = m->total;
+    total->connected_at_ms = m->opened_ms;
+    total->uptime_ms = (uint64_t)(mk_streams_now_ms() - m->opened_ms);
+    pthread_mutex_unlock(&m->mu);
+    return MK_OK;
+}
+
+/* ---- status ---- */
+
+bool mk_consumer_is_online(const mk_consumer_t *c) {
+    if (!c) return false;
+    mk_consumer_t *m = (mk_consumer_t *)(uintptr_t)c;
+    pthread_mutex_lock(&m->mu);
+    bool on = m->online && !m->closed;
+    pthread_mutex_unlock(&m->mu);
+    return on;
+}
+
+bool mk_consumer_check(const mk_consumer_t *c, const mk_when_t *w) {
+    if (!c) return false;
+    mk_consumer_t *m = (mk_consumer_t *)(uintptr_t)c;
+    pthread_mutex_lock(&m->mu);
+    bool closed = m->closed;
+    pthread_mutex_unlock(&m->mu);
+    return !closed && mk_streams_check(m->st->n, m, consumer_eval, w);
+}
+
+int mk_consumer_wait(mk_consumer_t *c, const mk_when_t *w, int timeout_ms, mk_error_t *e) {
+    if (!c) return MK_ERR(e, MK_EINVAL, "consumer is NULL");
+    return mk_streams_wait(c->st->n, c, consumer_eval, &c->mu, &c->cv, &c->waiters, &c->closed, w ? w : &c->online_when,
+                           timeout_ms, e);
+}
+
+int mk_consumer_wait_online(mk_consumer_t *c, int timeout_ms, mk_error_t *e) { return mk_consumer_wait(c, NULL, timeout_ms, e); }

@@ -1,0 +1,700 @@
+/* streams/sink.c — producers (spec 30 §2): the sink per stream id shared by its handles, the input
+ * queue between API threads and the loop, fan-out of each datum to every Connected channel (a full
+ * link makes its channel lagging: 10_413, or drop-and-count with Dropped{n}), the subscription
+ * handshake with its ordered refusals (101, 10_404, 401, 10_403, 10_509), re-evaluation on catalog
+ * changes and ticket expiry, the online condition, and closing (204, the stream leaves the entry). */
+#include "streams/streams_int.h"
+
+#include "core/error.h"
+#include "core/time.h"
+#include "discovery/discovery.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const mk_link_ops_t pchan_ops;
+void mk_streams_waiters_update(pthread_mutex_t *mu, pthread_cond_t *cv, mk_waiter_t *w, const mk_peer_info_t *peers,
+                               size_t n);  /* status.c */
+
+/* ---- references: handles + the loop's + calls in flight ---- */
+
+static _Atomic uint32_t *sink_refs(mk_sink_t *s) { return &s->refs; }
+
+static void sink_destroy(mk_sink_t *s) {
+    for (size_t i = 0; i < s->qlen; i++) free(s->queue[(s->qhead + i) % s->cfg.buffer_size]);
+    free(s->queue);
+    for (size_t i = 0; i < s->ntickets; i++) mk_ticket_validator_unref(s->tickets[i]);
+    if (s->online_when.tags) {
+        for (size_t i = 0; s->online_when.tags[i]; i++) free((char *)s->online_when.tags[i]);
+        free((void *)s->online_when.tags);
+    }
+    mk_readyfd_close(&s->ready);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static void sink_ref(mk_sink_t *s) { atomic_fetch_add(sink_refs(s), 1); }
+static void sink_unref(mk_sink_t *s) {
+    if (atomic_fetch_sub(sink_refs(s), 1) == 1) sink_destroy(s);
+}
+
+/* ---- status ---- */
+
+/* The peer infos of the Connected channels (current catalog entries, else the entry at subscription). */
+static size_t connected_infos(mk_sink_t *s, mk_peer_info_t **out, mk_catalog_t **cat) {
+    *cat = mk_discovery_catalog(s->st->n);
+    *out = s->nchans ? calloc(s->nchans, sizeof **out) : NULL;
+    size_t k = 0;
+    for (mk_pchan_t *c = s->chans; c && *out; c = c->next) {
+        if (c->state != MK_CHANNEL_CONNECTED || k >= s->nchans) continue;
+        mk_peer_info_t *pi = &(*out)[k++];
+        if (!*cat || mk_catalog_peer_info(*cat, &c->peer, pi) != MK_OK || !pi->entry) {
+            memset(pi, 0, sizeof *pi);
+            pi->entry = c->entry;
+            pi->rtt_us = pi->rttvar_us = -1;
+        }
+    }
+    return k;
+}
+
+/* Re-evaluates the online condition and the waiters after any change. */
+static void sink_status(mk_sink_t *s) {
+    mk_peer_info_t *infos;
+    mk_catalog_t *cat;
+    size_t n = connected_infos(s, &infos, &cat);
+    bool online = mk_when_eval(&s->online_when, infos, n);
+    pthread_mutex_lock(&s->mu);
+    if (online != s->online) {
+        s->online = online;
+        pthread_cond_broadcast(&s->cv);
+    }
+    mk_readyfd_set(&s->ready, !s->closed && s->online && s->qlen < s->cfg.buffer_size);
+    s->stats.total.connected_at_ms = s->opened_ms;
+    pthread_mutex_unlock(&s->mu);
+    mk_streams_waiters_update(&s->mu, &s->cv, s->waiters, infos, n);
+    free(infos);
+    mk_catalog_free(cat);
+}
+
+/* ---- channels ---- */
+
+static void chan_emit(mk_pchan_t *c) {
+    mk_sink_t *s = c->sink;
+    if (!s || !s->cfg.on_channel) return;
+    mk_channel_info_t info = {.channel_id = c->id, .stream_id = s->id, .producer_id = mk_network_peer_id(s->st->n),
+                              .consumer_id = c->peer, .state = c->state, .stats = c->stats, .peer = c->entry};
+    s->cfg.on_channel(s->cfg.on_channel_ctx, &info);
+}
+
+static void chan_free(mk_pchan_t *c) {
+    mk_ticket_gate_free(c->gate);
+    mk_peer_entry_unref(c->entry);
+    if (c->link) {
+        mk_link_set_ops(c->link, NULL, NULL);
+        mk_link_release(c->link);
+    }
+    free(c);
+}
+
+static void unlink_chan(mk_pchan_t **head, mk_pchan_t *c) {
+    for (mk_pchan_t **pp = head; *pp; pp = &(*pp)->next)
+        if (*pp == c) {
+            *pp = c->next;
+            return;
+        }
+}
+
+/* Ends a channel with a close code (its on_close then does nothing). */
+static void chan_close(mk_pchan_t *c, uint32_t code, const char *why) {
+    mk_streams_t *st = c->st;
+    mk_sink_t *s = c->sink;
+    if (s) {
+        unlink_chan(&s->chans, c);
+        if (c->state == MK_CHANNEL_CONNECTED && s->nchans) s->nchans--;
+    } else {
+        unlink_chan(&st->handshakes, c);
+        if (st->nhandshakes) st->nhandshakes--;
+    }
+    mk_link_t *l = c->link;
+    c->link = NULL;
+    if (l) {
+        mk_link_set_ops(l, NULL, NULL);
+        mk_link_close_async(l, code, why);
+        mk_link_release(l);
+    }
+    c->stats.last_close = code;
+    bool was_connected = c->state == MK_CHANNEL_CONNECTED;
+    c->state = MK_CHANNEL_TERMINATED;
+    if (was_connected) chan_emit(c);
+    chan_free(c);
+    if (s && was_connected) sink_status(s);
+}
+
+static mk_sink_t *sink_of(mk_streams_t *st, const mk_id_t *id) {
+    for (mk_sink_t *s = st->sinks; s; s = s->next)
+        if (mk_id_eq(&s->id, id)) return s;
+    return NULL;
+}
+
+static const mk_peer_entry_t *gate_latest(void *ctx) {
+    mk_pchan_t *c = ctx;
+    mk_catalog_t *cat = mk_discovery_catalog(c->st->n);
+    const mk_peer_entry_t *e = cat ? mk_catalog_get(cat, &c->peer) : NULL;
+    if (e) mk_peer_entry_ref(e);
+    mk_catalog_free(cat);
+    return e;
+}
+
+static void gate_revoked(void *ctx, const mk_ticket_verdict_t *why) {
+    mk_pchan_t *c = ctx;
+    MK_LOGF(MK_MOD_STREAMS, MK_LOG_DEBUG, mk_net_self(c->st->n), "stream consumer %s: ticket no longer valid (%s)",
+            mk_id_short(&c->peer, (char[11]){0}), mk_ticket_reason_str(why->reason));
+    chan_close(c, MK_CLOSE_NOT_ALLOWED, "ticket expired or invalid");
+}
+
+static void refuse(mk_pchan_t *c, mk_sink_t *s, uint32_t code, const char *why) {
+    if (s) {
+        pthread_mutex_lock(&s->mu);
+        s->stats.refused++;
+        pthread_mutex_unlock(&s->mu);
+    }
+    MK_LOGF(MK_MOD_STREAMS, MK_LOG_DEBUG, mk_net_self(c->st->n), "refused stream consumer %s: %u %s",
+            mk_id_short(&c->peer, (char[11]){0}), code, why);
+    chan_close(c, code, why);
+}
+
+/* The handshake (§2.2): checks in order, the first failure closes with its code. */
+static void on_subscribe(mk_pchan_t *c, const mk_smsg_t *m) {
+    mk_streams_t *st = c->st;
+    if (!mk_id_eq(&m->network, &st->net_id)) { refuse(c, NULL, MK_CLOSE_DIFFERENT_NETWORK, "another network"); return; }
+    mk_sink_t *s = sink_of(st, &m->stream);
+    if (!s) { refuse(c, NULL, MK_CLOSE_STREAM_NOT_FOUND, "no such stream here"); return; }
+    mk_catalog_t *cat;
+    mk_peer_info_t info;
+    if (!mk_streams_peer_info(st, &c->peer, &cat, &info)) {
+        mk_catalog_free(cat);
+        { refuse(c, s, MK_CLOSE_UNKNOWN_PEER, "unknown peer: sync catalogs and retry"); return; }
+    }
+    if (!mk_streams_preds_pass(s->cfg.require, s->nrequire, &info)) {
+        mk_catalog_free(cat);
+        { refuse(c, s, MK_CLOSE_NOT_ALLOWED, "refused by a require predicate"); return; }
+    }
+    mk_ticket_verdict_t v;
+    mk_peer_entry_validate_all(info.entry, s->tickets, s->ntickets, mk_streams_now_ms(), &v);
+    if (!v.valid) {
+        mk_catalog_free(cat);
+        { refuse(c, s, MK_CLOSE_NOT_ALLOWED, mk_ticket_reason_str(v.reason)); return; }
+    }
+    if (s->cfg.max_consumers && s->nchans >= s->cfg.max_consumers) {
+        mk_catalog_free(cat);
+        { refuse(c, s, MK_CLOSE_NO_CAPACITY, "no capacity"); return; }
+    }
+    c->entry = mk_peer_entry_ref(info.entry);
+    mk_catalog_free(cat);
+    mk_buf_t f = MK_BUF_INIT;
+    if (mk_smsg_encode_accepted(&st->net_id, &s->id, &f) != MK_OK || mk_link_write(c->link, f.ptr, f.len) != MK_OK) {
+        mk_buf_free(&f);
+        { refuse(c, s, MK_CLOSE_CANCELLED, "cannot answer"); return; }
+    }
+    mk_buf_free(&f);
+    unlink_chan(&st->handshakes, c);
+    st->nhandshakes--;
+    c->sink = s;
+    c->state = MK_CHANNEL_CONNECTED;
+    c->stats.connected_at_ms = mk_streams_now_ms();
+    c->next = s->chans;
+    s->chans = c;
+    s->nchans++;
+    if (s->ntickets) {
+        mk_ticket_gate_ops_t ops = {.latest = gate_latest, .revoked = gate_revoked};
+        c->gate = mk_ticket_gate_new(mk_net_base(st->n), s->tickets, s->ntickets, &ops, c);
+        mk_ticket_verdict_t gv;
+        if (c->gate) mk_ticket_gate_check(c->gate, c->entry, &gv);
+    }
+    chan_emit(c);
+    sink_status(s);
+}
+
+static void pchan_on_frame(mk_link_t *l, void *ctx, const uint8_t *p, size_t n) {
+    (void)l;
+    mk_pchan_t *c = ctx;
+    if (c->state != MK_CHANNEL_CONNECTING) {
+        chan_close(c, MK_CLOSE_PROTOCOL_VIOLATION, "no frames are expected from a consumer after Subscribe");
+        return;
+    }
+    mk_smsg_t m;
+    mk_error_t e;
+    if (mk_smsg_decode(p, n, &m, &e) != MK_OK || m.kind != MK_SMSG_SUBSCRIBE) {
+        chan_close(c, MK_CLOSE_PROTOCOL_VIOLATION, m.kind != MK_SMSG_SUBSCRIBE ? "the first frame must be Subscribe" : e.msg);
+        return;
+    }
+    on_subscribe(c, &m);
+}
+
+static void pchan_on_close(mk_link_t *l, void *ctx, uint32_t code, bool remote, const char *reason) {
+    (void)l;
+    (void)remote;
+    (void)reason;
+    mk_pchan_t *c = ctx;
+    mk_sink_t *s = c->sink;
+    if (s) {
+        unlink_chan(&s->chans, c);
+        if (c->state == MK_CHANNEL_CONNECTED && s->nchans) s->nchans--;
+    } else {
+        unlink_chan(&c->st->handshakes, c);
+        if (c->st->nhandshakes) c->st->nhandshakes--;
+    }
+    bool was_connected = c->state == MK_CHANNEL_CONNECTED;
+    c->state = MK_CHANNEL_TERMINATED;
+    c->stats.last_close = code;
+    if (was_connected) chan_emit(c);
+    chan_free(c);
+    if (s && was_connected) sink_status(s);
+}
+
+static const mk_link_ops_t pchan_ops = {.on_frame = pchan_on_frame, .on_close = pchan_on_close};
+
+void mk_sink_accept(mk_streams_t *st, mk_link_t *l) {
+    if (st->stopping || st->nhandshakes >= st->cfg.max_pending_handshakes) {
+        mk_link_close_async(l, MK_CLOSE_CANCELLED, "too many stream handshakes");
+        mk_link_release(l);
+        return;
+    }
+    mk_pchan_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        mk_link_close_async(l, MK_CLOSE_CANCELLED, "out of memory");
+        mk_link_release(l);
+        return;
+    }
+    c->st = st;
+    c->link = l;
+    c->id = st->next_chan_id++;
+    c->peer = mk_link_peer(l);
+    c->state = MK_CHANNEL_CONNECTING;
+    c->since_ms = mk_now_ms();
+    c->next = st->handshakes;
+    st->handshakes = c;
+    st->nhandshakes++;
+    mk_link_set_ops(l, &pchan_ops, c);
+}
+
+/* ---- fan-out ---- */
+
+static void fanout(mk_sink_t *s, const mk_sdatum_t *d) {
+    bool any = false;
+    uint8_t hdr = MK_SMSG_DATUM_HEADER;
+    mk_bytes_t parts[2] = {{&hdr, 1}, {d->bytes, d->len}};
+    uint64_t sent = 0, lagging = 0;
+    for (mk_pchan_t *c = s->chans, *next; c; c = next) {
+        next = c->next;
+        if (c->state != MK_CHANNEL_CONNECTED || !mk_criteria_matches(NULL, d->bytes, d->len)) continue;
+        any = true;
+        if (c->dropped_pending) {
+            mk_buf_t f = MK_BUF_INIT;
+            if (mk_smsg_encode_dropped(c->dropped_pending, &f) == MK_OK && mk_link_write(c->link, f.ptr, f.len) == MK_OK)
+                c->dropped_pending = 0;
+            mk_buf_free(&f);
+        }
+        int rc = c->dropped_pending ? MK_EFULL : mk_link_writev(c->link, parts, 2);
+        if (rc == MK_OK) {
+            c->stats.datums++;
+            c->stats.bytes += d->len;
+            sent++;
+        } else if (rc == MK_EFULL && s->cfg.disconnect_lagging != MK_TOGGLE_OFF) {
+            lagging++;
+            chan_close(c, MK_CLOSE_TOO_SLOW, "consumer too slow");
+        } else if (rc == MK_EFULL) {
+            c->dropped_pending++;
+            c->stats.dropped++;
+        } else {
+            chan_close(c, MK_CLOSE_CANCELLED, "write failed");
+        }
+    }
+    if (!any && s->cfg.undelivered) s->cfg.undelivered(s->cfg.undelivered_ctx, d->bytes, d->len);
+    pthread_mutex_lock(&s->mu);
+    s->stats.total.datums += sent;
+    s->stats.total.bytes += sent * d->len;
+    s->stats.lagging_disconnects += lagging;
+    if (!any) s->stats.undelivered++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void drain(mk_network_t *n, void *arg) {
+    (void)n;
+    mk_sink_t *s = arg;
+    for (;;) {
+        mk_sdatum_t *batch[64];
+        size_t k = 0;
+        pthread_mutex_lock(&s->mu);
+        while (k < 64 && s->qlen) {
+            batch[k++] = s->queue[s->qhead];
+            s->qhead = (s->qhead + 1) % s->cfg.buffer_size;
+            s->qlen--;
+        }
+        if (!s->qlen) s->drain_posted = false;
+        bool closed = s->closed;
+        mk_readyfd_set(&s->ready, !s->closed && s->online && s->qlen < s->cfg.buffer_size);
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        for (size_t i = 0; i < k; i++) {
+            if (!closed) fanout(s, batch[i]);
+            free(batch[i]);
+        }
+        if (k < 64) break;
+    }
+    sink_unref(s);
+}
+
+static void drain_dispose(void *arg) { sink_unref(arg); }
+
+/* ---- catalog changes and ticks ---- */
+
+static void recheck(mk_sink_t *s) {
+    mk_catalog_t *cat = mk_discovery_catalog(s->st->n);
+    for (mk_pchan_t *c = s->chans, *next; c; c = next) {
+        next = c->next;
+        if (c->state != MK_CHANNEL_CONNECTED) continue;
+        mk_peer_info_t info;
+        if (!cat || mk_catalog_peer_info(cat, &c->peer, &info) != MK_OK || !info.entry) {
+            memset(&info, 0, sizeof info);
+            info.entry = c->entry;
+            info.rtt_us = info.rttvar_us = -1;
+        }
+        if (!mk_streams_preds_pass(s->cfg.require, s->nrequire, &info)) {
+            chan_close(c, MK_CLOSE_NOT_ALLOWED, "no longer passes require");
+            continue;
+        }
+        if (c->gate && info.entry != c->entry &&
+            mk_entry_version_cmp(mk_peer_entry_version(info.entry), mk_peer_entry_version(c->entry)) != 0) {
+            mk_ticket_verdict_t v;
+            mk_ticket_gate_check(c->gate, info.entry, &v);
+            if (!v.valid) chan_close(c, MK_CLOSE_NOT_ALLOWED, "ticket no longer valid");
+        }
+    }
+    mk_catalog_free(cat);
+    sink_status(s);
+}
+
+void mk_sinks_on_catalog(mk_streams_t *st) {
+    for (mk_sink_t *s = st->sinks; s; s = s->next) recheck(s);
+}
+
+void mk_sinks_tick(mk_streams_t *st) {
+    int64_t now = mk_now_ms();
+    for (mk_pchan_t *c = st->handshakes, *next; c; c = next) {
+        next = c->next;
+        if (now - c->since_ms >= (int64_t)st->cfg.handshake_timeout_ms) chan_close(c, MK_CLOSE_PROTOCOL_VIOLATION, "no Subscribe in time");
+    }
+    if (now - st->last_reeval_ms >= (int64_t)st->cfg.reeval_interval_ms) {
+        st->last_reeval_ms = now;
+        mk_sinks_on_catalog(st);
+    }
+}
+
+/* ---- closing ---- */
+
+static void sink_close_loop(mk_streams_t *st, mk_sink_t *s, uint32_t code) {
+    for (mk_sink_t **pp = &st->sinks; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    while (s->chans) chan_close(s->chans, code, code == MK_CLOSE_GRACEFUL_SHUTDOWN ? "producer closed" : "closing");
+    if (!st->stopping) mk_disc_local_stream(st->n, &s->id, false, 0, NULL);
+    pthread_mutex_lock(&s->mu);
+    s->closed = true;
+    s->online = false;
+    mk_readyfd_set(&s->ready, false);
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    mk_streams_waiters_update(&s->mu, &s->cv, s->waiters, NULL, 0);
+    sink_unref(s);  /* the loop's reference */
+}
+
+static void close_cmd(mk_network_t *n, void *arg) {
+    mk_sink_t *s = arg;
+    mk_streams_t *st = mk_net_subsystem(n, MK_SUBSYS_STREAMS);
+    bool listed = false;
+    for (mk_sink_t *x = st ? st->sinks : NULL; x; x = x->next) listed |= x == s;
+    if (listed) sink_close_loop(st, s, MK_CLOSE_GRACEFUL_SHUTDOWN);
+    sink_unref(s);  /* the command's reference */
+}
+
+void mk_sinks_stop(mk_streams_t *st) {
+    while (st->handshakes) chan_close(st->handshakes, MK_CLOSE_GRACEFUL_SHUTDOWN, "node shutting down");
+    while (st->sinks) sink_close_loop(st, st->sinks, MK_CLOSE_GRACEFUL_SHUTDOWN);
+}
+
+/* ---- opening ---- */
+
+typedef struct open_arg {
+    mk_id_t id;
+    const mk_producer_config_t *cfg;
+    mk_sink_t *out;
+    int rc;
+    mk_error_t err;
+} open_arg_t;
+
+static int copy_when(mk_when_t *dst, const mk_when_t *src) {
+    *dst = *src;
+    dst->tags = NULL;
+    if (!src->tags) return MK_OK;
+    size_t n = 0;
+    while (src->tags[n]) n++;
+    const char **t = calloc(n + 1, sizeof *t);
+    if (!t) return MK_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (!(t[i] = strdup(src->tags[i]))) {
+            for (size_t j = 0; j < i; j++) free((char *)t[j]);
+            free(t);
+            return MK_ENOMEM;
+        }
+    dst->tags = t;
+    return MK_OK;
+}
+
+static mk_sink_t *sink_new(mk_streams_t *st, const mk_id_t *id, const mk_producer_config_t *cfg, mk_error_t *e) {
+    mk_sink_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        MK_ERR(e, MK_ENOMEM, "out of memory");
+        return NULL;
+    }
+    s->st = st;
+    s->id = *id;
+    if (cfg) s->cfg = *cfg;
+    if (!s->cfg.buffer_size) s->cfg.buffer_size = 1024;
+    if (s->cfg.disconnect_lagging == MK_TOGGLE_DEFAULT) s->cfg.disconnect_lagging = MK_TOGGLE_ON;
+    while (s->nrequire < MK_STREAM_MAX_REQUIRE && s->cfg.require[s->nrequire].fn) s->nrequire++;
+    for (size_t i = 0; i < MK_STREAM_MAX_TICKETS && s->cfg.require_ticket[i]; i++)
+        s->tickets[s->ntickets++] = mk_ticket_validator_ref(s->cfg.require_ticket[i]);
+    mk_when_t dflt = {.min_peers = 1};
+    pthread_mutex_init(&s->mu, NULL);
+    mk_cond_init(&s->cv);
+    atomic_init(&s->refs, 1);  /* the loop's */
+    atomic_init(&s->handles, 0);
+    s->opened_ms = mk_streams_now_ms();
+    s->queue = calloc(s->cfg.buffer_size, sizeof *s->queue);
+    if (!s->queue || copy_when(&s->online_when, s->cfg.online_when ? s->cfg.online_when : &dflt) != MK_OK ||
+        mk_readyfd_init(&s->ready) != MK_OK) {
+        sink_destroy(s);
+        MK_ERR(e, MK_ENOMEM, "out of memory");
+        return NULL;
+    }
+    s->cfg.online_when = &s->online_when;
+    for (size_t i = 0; i < s->ntickets; i++) {
+        if (mk_ticket_validator_check(s->tickets[i], e) != MK_OK) {
+            sink_destroy(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+static void open_cmd(mk_network_t *n, void *arg) {
+    open_arg_t *a = arg;
+    mk_streams_t *st = mk_net_subsystem(n, MK_SUBSYS_STREAMS);
+    if (!st || st->stopping) {
+        a->rc = MK_ERR(&a->err, MK_ECLOSED, "the network is shutting down");
+        return;
+    }
+    mk_sink_t *s = sink_of(st, &a->id);
+    if (s) {
+        if (a->cfg && a->cfg->fail_if_exists) {
+            a->rc = MK_ERR(&a->err, MK_EEXIST, "this node already produces stream %s", mk_id_short(&a->id, (char[11]){0}));
+            return;
+        }
+        sink_ref(s);  /* the new handle's */
+        atomic_fetch_add(&s->handles, 1);
+        a->out = s;
+        a->rc = MK_OK;
+        return;
+    }
+    if (!(s = sink_new(st, &a->id, a->cfg, &a->err))) {
+        a->rc = a->err.code;
+        return;
+    }
+    s->next = st->sinks;
+    st->sinks = s;
+    mk_disc_local_stream(n, &s->id, true, 0, NULL);  /* consumers find us once the entry reaches them */
+    sink_ref(s);
+    atomic_fetch_add(&s->handles, 1);
+    a->out = s;
+    a->rc = MK_OK;
+    sink_status(s);
+}
+
+mk_producer_t *mk_producer_open_id(mk_network_t *n, const mk_id_t *id, const mk_producer_config_t *cfg, mk_error_t *e) {
+    if (!n || !id) {
+        MK_ERR(e, MK_EINVAL, "producer: network or stream id is NULL");
+        return NULL;
+    }
+    if (!mk_streams_of(n, e)) return NULL;
+    mk_producer_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        MK_ERR(e, MK_ENOMEM, "out of memory");
+        return NULL;
+    }
+    open_arg_t a = {.id = *id, .cfg = cfg};
+    int rc = mk_loop_call(n, open_cmd, &a, 10000, e);
+    if (rc == MK_OK) rc = a.rc;
+    if (rc != MK_OK) {
+        if (e && a.rc != MK_OK) *e = a.err;
+        free(p);
+        return NULL;
+    }
+    p->sink = a.out;
+    return p;
+}
+
+mk_producer_t *mk_producer_open(mk_network_t *n, const char *name, const mk_producer_config_t *cfg, mk_error_t *e) {
+    if (!name || !name[0]) {
+        MK_ERR(e, MK_EINVAL, "producer: the stream name is NULL or empty");
+        return NULL;
+    }
+    mk_id_t id = mk_stream_id(name);
+    return mk_producer_open_id(n, &id, cfg, e);
+}
+
+/* ---- API ---- */
+
+mk_id_t mk_producer_stream_id(const mk_producer_t *p) { return p ? p->sink->id : (mk_id_t){{0}}; }
+
+static int send_impl(mk_producer_t *p, const void *data, size_t len, int timeout_ms, mk_error_t *e) {
+    if (!p || (!data && len)) return MK_ERR(e, MK_EINVAL, "send: producer or data is NULL");
+    mk_sink_t *s = p->sink;
+    mk_network_t *n = s->st->n;
+    pthread_mutex_lock(&s->mu);
+    bool closed = s->closed;
+    pthread_mutex_unlock(&s->mu);
+    if (closed) return MK_ERR(e, MK_ECLOSED, "the producer is closed");
+    size_t max = mk_net_config(n)->max_frame_size;
+    if (len + 1 > max) return MK_ERR(e, MK_E2BIG, "datum of %zu bytes exceeds the frame limit %zu", len, max - 1);
+    if (timeout_ms != 0 && mk_network_on_loop(n)) return MK_ERR(e, MK_EDEADLK, "send would block the loop thread");
+    mk_sdatum_t *d = malloc(sizeof *d + len);
+    if (!d) return MK_ERR(e, MK_ENOMEM, "out of memory");
+    d->len = len;
+    if (len) memcpy(d->bytes, data, len);
+    int64_t deadline = timeout_ms < 0 ? -1 : mk_deadline_from(timeout_ms);
+    int rc = MK_OK;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (s->closed) {
+            rc = MK_ERR(e, MK_ECLOSED, "the producer is closed");
+            break;
+        }
+        if (s->online && s->qlen < s->cfg.buffer_size) break;
+        if (timeout_ms == 0) {
+            rc = !s->online ? MK_ERR(e, MK_EOFFLINE, "the producer is offline (its online condition is unmet)")
+                            : MK_ERR(e, MK_EFULL, "the input queue is full (%u datums)", s->cfg.buffer_size);
+            break;
+        }
+        if (mk_cond_wait_ms(&s->cv, &s->mu, deadline) == MK_ETIMEDOUT) {
+            rc = MK_ERR(e, MK_ETIMEDOUT, "send: not %s within %d ms", s->online ? "room" : "online", timeout_ms);
+            break;
+        }
+    }
+    bool post = false;
+    if (rc == MK_OK) {
+        s->queue[(s->qhead + s->qlen) % s->cfg.buffer_size] = d;
+        s->qlen++;
+        s->stats.accepted++;
+        post = !s->drain_posted;
+        s->drain_posted = true;
+        mk_readyfd_set(&s->ready, s->online && s->qlen < s->cfg.buffer_size);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc != MK_OK) {
+        free(d);
+        return rc;
+    }
+    if (post) {
+        sink_ref(s);
+        if (mk_loop_post(n, drain, s, drain_dispose) != MK_OK) return MK_OK;  /* stopping: dropped with the sink */
+    }
+    return MK_OK;
+}
+
+int mk_producer_try_send(mk_producer_t *p, const void *data, size_t len, mk_error_t *e) {
+    return send_impl(p, data, len, 0, e);
+}
+
+int mk_producer_send(mk_producer_t *p, const void *data, size_t len, int timeout_ms, mk_error_t *e) {
+    return send_impl(p, data, len, timeout_ms, e);
+}
+
+int mk_producer_fd(const mk_producer_t *p) { return p ? mk_readyfd_fd(&p->sink->ready) : -1; }
+
+int mk_producer_stats(const mk_producer_t *p, mk_producer_stats_t *out) {
+    if (!p || !out) return MK_EINVAL;
+    mk_sink_t *s = p->sink;
+    pthread_mutex_lock(&s->mu);
+    *out = s->stats;
+    out->total.connected_at_ms = s->opened_ms;
+    out->total.uptime_ms = (uint64_t)(mk_streams_now_ms() - s->opened_ms);
+    pthread_mutex_unlock(&s->mu);
+    return MK_OK;
+}
+
+bool mk_producer_is_online(const mk_producer_t *p) {
+    if (!p) return false;
+    pthread_mutex_lock(&p->sink->mu);
+    bool on = p->sink->online && !p->sink->closed;
+    pthread_mutex_unlock(&p->sink->mu);
+    return on;
+}
+
+void mk_producer_free(mk_producer_t *p) {
+    if (!p) return;
+    mk_sink_t *s = p->sink;
+    free(p);
+    pthread_mutex_lock(&s->mu);
+    bool closed = s->closed;  /* the network closed it already: do not touch the network */
+    pthread_mutex_unlock(&s->mu);
+    if (atomic_fetch_sub(&s->handles, 1) == 1 && !closed) {  /* the last handle closes the sink */
+        sink_ref(s);
+        if (mk_loop_post(s->st->n, close_cmd, s, drain_dispose) != MK_OK) {}
+    }
+    sink_unref(s);
+}
+
+/* For status.c. */
+mk_sink_t *mk_producer_sink(const mk_producer_t *p);
+mk_sink_t *mk_producer_sink(const mk_producer_t *p) { return p ? p->sink : NULL; }
+
+/* ---- conditions ---- */
+
+typedef bool (*mk_eval_fn)(void *owner, const mk_when_t *w);
+int mk_streams_wait(mk_network_t *n, void *owner, mk_eval_fn eval, pthread_mutex_t *mu, pthread_cond_t *cv,
+                    mk_waiter_t **list, const bool *closed, const mk_when_t *w, int timeout_ms, mk_error_t *e);
+bool mk_streams_check(mk_network_t *n, void *owner, mk_eval_fn eval, const mk_when_t *w);
+
+static bool sink_eval(void *owner, const mk_when_t *w) {
+    mk_sink_t *s = owner;
+    mk_peer_info_t *infos;
+    mk_catalog_t *cat;
+    size_t n = connected_infos(s, &infos, &cat);
+    bool met = mk_when_eval(w, infos, n);
+    free(infos);
+    mk_catalog_free(cat);
+    return met;
+}
+
+bool mk_producer_check(const mk_producer_t *p, const mk_when_t *w) {
+    if (!p) return false;
+    mk_sink_t *s = p->sink;
+    pthread_mutex_lock(&s->mu);
+    bool closed = s->closed;
+    pthread_mutex_unlock(&s->mu);
+    return !closed && mk_streams_check(s->st->n, s, sink_eval, w);
+}
+
+int mk_producer_wait(mk_producer_t *p, const mk_when_t *w, int timeout_ms, mk_error_t *e) {
+    if (!p) return MK_ERR(e, MK_EINVAL, "producer is NULL");
+    mk_sink_t *s = p->sink;
+    return mk_streams_wait(s->st->n, s, sink_eval, &s->mu, &s->cv, &s->waiters, &s->closed, w ? w : &s->online_when,
+                           timeout_ms, e);
+}
+
+int mk_producer_wait_online(mk_producer_t *p, int timeout_ms, mk_error_t *e) { return mk_producer_wait(p, NULL, timeout_ms, e); }

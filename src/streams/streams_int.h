@@ -1,0 +1,179 @@
+/* streams/streams_int.h — the streams runtime's private state (spec 30): one mk_streams_t per
+ * network (the acceptor, the sinks and consumers, the catalog watch and the re-evaluation timer),
+ * producer sinks with their channels and input queue, consumers with their channels and receive
+ * queue, and condition waiters. Fields are loop-owned unless marked "mu" (the object's mutex). */
+#ifndef MK_STREAMS_STREAMS_INT_H
+#define MK_STREAMS_STREAMS_INT_H
+
+#include "core/log.h"
+#include "core/readyfd.h"
+#include "discovery/ticket_gate.h"
+#include "mosaik/streams.h"
+#include "net/net.h"
+#include "streams/backoff.h"
+#include "streams/cond.h"
+#include "streams/wire.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct event;
+typedef struct mk_streams mk_streams_t;
+typedef struct mk_sink mk_sink_t;
+typedef struct mk_pchan mk_pchan_t;
+typedef struct mk_cchan mk_cchan_t;
+
+/* A thread blocked in mk_*_wait: re-evaluated by the loop on every change. */
+typedef struct mk_waiter {
+    struct mk_waiter *next;
+    const mk_when_t *when;
+    bool met;                 /* mu of the owner */
+} mk_waiter_t;
+
+/* ---- producer side ---- */
+
+struct mk_pchan {  /* one consumer subscribed to a sink (or still in its handshake) */
+    mk_pchan_t *next;
+    mk_sink_t *sink;          /* NULL while in handshake */
+    mk_streams_t *st;
+    mk_link_t *link;
+    uint64_t id;
+    mk_peer_id_t peer;
+    mk_channel_state_t state;
+    const mk_peer_entry_t *entry;  /* at subscription */
+    mk_ticket_gate_t *gate;
+    int64_t since_ms;         /* handshake start (monotonic) */
+    uint64_t dropped_pending; /* drop-oldest mode: Dropped{n} owed before the next datum */
+    bool lagging;
+    mk_stream_stats_t stats;
+};
+
+typedef struct mk_sdatum {  /* a datum in a sink's input queue */
+    size_t len;
+    uint8_t bytes[];
+} mk_sdatum_t;
+
+struct mk_sink {
+    mk_sink_t *next;
+    mk_streams_t *st;
+    mk_id_t id;
+    mk_producer_config_t cfg;  /* defaults applied; arrays copied */
+    size_t nrequire, ntickets;
+    const mk_ticket_validator_t *tickets[MK_STREAM_MAX_TICKETS];  /* references */
+    mk_when_t online_when;
+    mk_pchan_t *chans;
+    size_t nchans;            /* Connected */
+    bool listed;              /* in the local entry */
+    int64_t opened_ms;        /* Unix ms */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    _Atomic uint32_t refs;    /* the loop's (until closed) + handles + commands in flight */
+    _Atomic uint32_t handles; /* open mk_producer_t handles */
+    mk_sdatum_t **queue;      /* mu: ring of buffer_size */
+    size_t qhead, qlen;       /* mu */
+    bool drain_posted;        /* mu */
+    bool online, closed;      /* mu */
+    mk_readyfd_t ready;       /* mu: readable while try_send would be accepted */
+    mk_waiter_t *waiters;     /* mu */
+    mk_producer_stats_t stats;/* mu (snapshot for API threads) */
+};
+
+struct mk_producer {
+    mk_sink_t *sink;
+    _Atomic bool freed;
+};
+
+/* ---- consumer side ---- */
+
+typedef struct mk_rdatum {  /* a received datum; refcounted so datums can be duplicated */
+    _Atomic uint32_t refs;
+    size_t len;
+    mk_id_t producer;
+    uint64_t channel_id;
+    uint8_t bytes[];
+} mk_rdatum_t;
+
+struct mk_cchan {  /* one producer this consumer subscribes to */
+    mk_cchan_t *next;
+    mk_consumer_t *c;
+    mk_link_t *link;
+    uint64_t id;
+    mk_peer_id_t peer;
+    mk_channel_state_t state;
+    bool link_open, accepted, parked;
+    mk_entry_version_t parked_version;  /* re-examined when the producer's entry changes */
+    int64_t parked_until_ms;
+    const mk_peer_entry_t *entry;       /* at creation */
+    mk_ticket_gate_t *gate;
+    mk_backoff_state_t backoff;
+    struct event *retry_ev;
+    int64_t hs_since_ms;
+    mk_stream_stats_t stats;
+};
+
+struct mk_consumer {
+    mk_consumer_t *next;
+    mk_streams_t *st;
+    mk_id_t id;
+    mk_consumer_config_t cfg;
+    size_t nrequire, ntickets;
+    const mk_ticket_validator_t *tickets[MK_STREAM_MAX_TICKETS];
+    mk_when_t online_when;
+    mk_backoff_params_t backoff;
+    mk_cchan_t *chans;
+    uint64_t rng;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    mk_rdatum_t **queue;      /* mu: ring */
+    size_t qcap, qhead, qlen, qbytes;  /* mu */
+    bool paused;              /* loop: Connected links not read while the queue is full */
+    bool closed, online;      /* mu */
+    mk_readyfd_t ready;       /* mu: readable while the queue is non-empty or closed */
+    mk_waiter_t *waiters;     /* mu */
+    mk_stream_stats_t total;  /* mu */
+    int64_t opened_ms;
+    _Atomic uint32_t refs;    /* the loop's (until closed) + the handle's + commands in flight */
+    bool freed;               /* mu: the handle was freed */
+};
+
+/* ---- the runtime ---- */
+
+struct mk_streams {
+    mk_network_t *n;
+    mk_network_id_t net_id;
+    mk_streams_config_t cfg;
+    mk_sink_t *sinks;
+    mk_consumer_t *consumers;
+    mk_pchan_t *handshakes;   /* producer-side links waiting for Subscribe */
+    size_t nhandshakes;
+    uint64_t next_chan_id;
+    mk_catalog_watch_t *watch;
+    struct event *tick_ev;
+    bool stopping;
+    uint64_t rng;
+    int64_t last_reeval_ms;
+};
+
+/* runtime.c */
+mk_streams_t *mk_streams_of(mk_network_t *n, mk_error_t *e);  /* NULL + MK_ECLOSED when stopping/absent */
+int64_t mk_streams_now_ms(void);                             /* Unix ms */
+/* The peer's current info in the latest catalog (entry borrowed from *cat, which the caller frees),
+ * false when the peer is not in it. */
+bool mk_streams_peer_info(mk_streams_t *st, const mk_peer_id_t *peer, mk_catalog_t **cat, mk_peer_info_t *out);
+/* The AND of preds over info. */
+bool mk_streams_preds_pass(const mk_peer_pred_t *preds, size_t n, const mk_peer_info_t *info);
+
+/* sink.c */
+void mk_sink_accept(mk_streams_t *st, mk_link_t *l);          /* a new /mosaik/streams link */
+void mk_sinks_on_catalog(mk_streams_t *st);
+void mk_sinks_stop(mk_streams_t *st);
+void mk_sinks_tick(mk_streams_t *st);
+
+/* consumer.c */
+void mk_consumers_on_catalog(mk_streams_t *st);
+void mk_consumers_stop(mk_streams_t *st);
+void mk_consumers_tick(mk_streams_t *st);
+
+#endif
