@@ -523,6 +523,7 @@ static void open_cmd(mk_network_t *n, void *arg) {
     }
     mk_consumer_t *c = a->out;
     c->st = st;
+    c->n = n;
     c->next = st->consumers;
     st->consumers = c;
     a->rc = MK_OK;
@@ -616,7 +617,7 @@ void mk_consumer_free(mk_consumer_t *c) {
     pthread_mutex_unlock(&c->mu);
     if (!closed) {
         cref(c);
-        if (mk_loop_post(c->st->n, close_cmd, c, cmd_dispose) != MK_OK) {}
+        if (mk_loop_post(c->n, close_cmd, c, cmd_dispose) != MK_OK) {}
     }
     cunref(c);  /* the handle's */
 }
@@ -640,7 +641,7 @@ static int pop(mk_consumer_t *c, mk_datum_t *out) {
 static void maybe_resume(mk_consumer_t *c, bool was_paused_below) {
     if (!was_paused_below) return;
     cref(c);
-    if (mk_loop_post(c->st->n, resume_cmd, c, cmd_dispose) != MK_OK) {}
+    if (mk_loop_post(c->n, resume_cmd, c, cmd_dispose) != MK_OK) {}
 }
 
 int mk_consumer_recv(mk_consumer_t *c, mk_datum_t *out, int timeout_ms, mk_error_t *e) {
@@ -649,7 +650,7 @@ int mk_consumer_recv(mk_consumer_t *c, mk_datum_t *out, int timeout_ms, mk_error
     pthread_mutex_lock(&c->mu);
     bool closed = c->closed;
     pthread_mutex_unlock(&c->mu);
-    if (timeout_ms != 0 && !closed && mk_network_on_loop(c->st->n))
+    if (timeout_ms != 0 && !closed && mk_network_on_loop(c->n))
         return MK_ERR(e, MK_EDEADLK, "recv would block the loop thread");
     int64_t deadline = timeout_ms < 0 ? -1 : mk_deadline_from(timeout_ms);
     int rc = MK_OK;
@@ -711,12 +712,12 @@ bool mk_consumer_check(const mk_consumer_t *c, const mk_when_t *w) {
     pthread_mutex_lock(&m->mu);
     bool closed = m->closed;
     pthread_mutex_unlock(&m->mu);
-    return !closed && mk_streams_check(m->st->n, m, consumer_eval, w);
+    return !closed && mk_streams_check(m->n, m, consumer_eval, w);
 }
 
 int mk_consumer_wait(mk_consumer_t *c, const mk_when_t *w, int timeout_ms, mk_error_t *e) {
     if (!c) return MK_ERR(e, MK_EINVAL, "consumer is NULL");
-    return mk_streams_wait(c->st->n, c, consumer_eval, &c->mu, &c->cv, &c->waiters, &c->closed, w ? w : &c->online_when,
+    return mk_streams_wait(c->n, c, consumer_eval, &c->mu, &c->cv, &c->waiters, &c->closed, w ? w : &c->online_when,
                            timeout_ms, e);
 }
 

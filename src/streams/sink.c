@@ -462,6 +462,7 @@ static mk_sink_t *sink_new(mk_streams_t *st, const mk_id_t *id, const mk_produce
         return NULL;
     }
     s->st = st;
+    s->n = st->n;
     s->id = *id;
     if (cfg) s->cfg = *cfg;
     if (!s->cfg.buffer_size) s->cfg.buffer_size = 1024;
@@ -564,7 +565,7 @@ mk_id_t mk_producer_stream_id(const mk_producer_t *p) { return p ? p->sink->id :
 static int send_impl(mk_producer_t *p, const void *data, size_t len, int timeout_ms, mk_error_t *e) {
     if (!p || (!data && len)) return MK_ERR(e, MK_EINVAL, "send: producer or data is NULL");
     mk_sink_t *s = p->sink;
-    mk_network_t *n = s->st->n;
+    mk_network_t *n = s->n;
     pthread_mutex_lock(&s->mu);
     bool closed = s->closed;
     pthread_mutex_unlock(&s->mu);
@@ -654,7 +655,7 @@ void mk_producer_free(mk_producer_t *p) {
     pthread_mutex_unlock(&s->mu);
     if (atomic_fetch_sub(&s->handles, 1) == 1 && !closed) {  /* the last handle closes the sink */
         sink_ref(s);
-        if (mk_loop_post(s->st->n, close_cmd, s, drain_dispose) != MK_OK) {}
+        if (mk_loop_post(s->n, close_cmd, s, drain_dispose) != MK_OK) {}
     }
     sink_unref(s);
 }
@@ -687,13 +688,13 @@ bool mk_producer_check(const mk_producer_t *p, const mk_when_t *w) {
     pthread_mutex_lock(&s->mu);
     bool closed = s->closed;
     pthread_mutex_unlock(&s->mu);
-    return !closed && mk_streams_check(s->st->n, s, sink_eval, w);
+    return !closed && mk_streams_check(s->n, s, sink_eval, w);
 }
 
 int mk_producer_wait(mk_producer_t *p, const mk_when_t *w, int timeout_ms, mk_error_t *e) {
     if (!p) return MK_ERR(e, MK_EINVAL, "producer is NULL");
     mk_sink_t *s = p->sink;
-    return mk_streams_wait(s->st->n, s, sink_eval, &s->mu, &s->cv, &s->waiters, &s->closed, w ? w : &s->online_when,
+    return mk_streams_wait(s->n, s, sink_eval, &s->mu, &s->cv, &s->waiters, &s->closed, w ? w : &s->online_when,
                            timeout_ms, e);
 }
 

@@ -53,7 +53,7 @@ static void bytes_str(uint64_t b, char *buf, size_t cap) {
         v /= 1000.0;
         u++;
     }
-    char num[32];
+    char num[24];
     snprintf(num, sizeof num, "%.2f", v);
     char *end = num + strlen(num) - 1;
     while (*end == '0') *end-- = 0;

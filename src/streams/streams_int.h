@@ -55,7 +55,8 @@ typedef struct mk_sdatum {  /* a datum in a sink's input queue */
 
 struct mk_sink {
     mk_sink_t *next;
-    mk_streams_t *st;
+    mk_streams_t *st;         /* loop side only: freed with the network */
+    mk_network_t *n;          /* for API calls, used only while not closed */
     mk_id_t id;
     mk_producer_config_t cfg;  /* defaults applied; arrays copied */
     size_t nrequire, ntickets;
@@ -114,7 +115,8 @@ struct mk_cchan {  /* one producer this consumer subscribes to */
 
 struct mk_consumer {
     mk_consumer_t *next;
-    mk_streams_t *st;
+    mk_streams_t *st;         /* loop side only: freed with the network */
+    mk_network_t *n;          /* for API calls, used only while not closed */
     mk_id_t id;
     mk_consumer_config_t cfg;
     size_t nrequire, ntickets;
