@@ -144,6 +144,9 @@ int mk_producer_send(mk_producer_t *p, const void *data, size_t len, int timeout
 /* Readable while try_send would be accepted. */
 int mk_producer_fd(const mk_producer_t *p);
 int mk_producer_stats(const mk_producer_t *p, mk_producer_stats_t *out);
+/* A snapshot of the producer's Connecting and Connected channels (*out: free with
+ * mk_channel_info_free). MK_ECLOSED once closed. Not on the loop thread. */
+int mk_producer_consumers(const mk_producer_t *p, mk_channel_info_t **out, size_t *n, mk_error_t *e);
 
 /* ---- consumers ---- */
 
@@ -186,6 +189,10 @@ int mk_consumer_try_recv(mk_consumer_t *c, mk_datum_t *out);
 /* Readable exactly while the queue is non-empty or the consumer is closed. */
 int mk_consumer_fd(const mk_consumer_t *c);
 int mk_consumer_stats(const mk_consumer_t *c, mk_stream_stats_t *total);
+/* A snapshot of the consumer's channels (one per producer, surviving reconnects). */
+int mk_consumer_producers(const mk_consumer_t *c, mk_channel_info_t **out, size_t *n, mk_error_t *e);
+/* Frees a channel snapshot (NULL ok). */
+void mk_channel_info_free(mk_channel_info_t *v, size_t n);
 /* Releases a datum (MK_DATUM_INIT is fine) and resets it; dup takes another reference. */
 void mk_datum_free(mk_datum_t *d);
 int mk_datum_dup(const mk_datum_t *src, mk_datum_t *dst);

@@ -398,9 +398,12 @@ static void examine(mk_consumer_t *c) {
     for (mk_cchan_t *ch = c->chans, *next; ch; ch = next) {
         next = ch->next;
         mk_peer_info_t info;
-        bool listed = mk_catalog_peer_info(cat, &ch->peer, &info) == MK_OK && info.entry &&
-                      mk_peer_entry_has_stream(info.entry, &c->id);
+        int prc = mk_catalog_peer_info(cat, &ch->peer, &info);
+        bool listed = prc == MK_OK && info.entry && mk_peer_entry_has_stream(info.entry, &c->id);
         if (!listed) {
+            MK_LOGF(MK_MOD_STREAMS, MK_LOG_DEBUG, mk_net_self(c->st->n), "stream %s: producer %s not listed (rc %d, entry %s)",
+                    mk_id_short(&c->id, (char[11]){0}), mk_id_short(&ch->peer, (char[11]){0}), prc,
+                    prc == MK_OK && info.entry ? "without the stream" : "absent");
             if (ch->parked) chan_remove(ch);
             else chan_terminate(ch, MK_CLOSE_CANCELLED, "the producer no longer offers the stream");
             continue;
@@ -722,3 +725,53 @@ int mk_consumer_wait(mk_consumer_t *c, const mk_when_t *w, int timeout_ms, mk_er
 }
 
 int mk_consumer_wait_online(mk_consumer_t *c, int timeout_ms, mk_error_t *e) { return mk_consumer_wait(c, NULL, timeout_ms, e); }
+
+/* ---- channel snapshots ---- */
+
+typedef struct list_arg {
+    mk_consumer_t *c;
+    mk_channel_info_t *v;
+    size_t n;
+    int rc;
+} list_arg_t;
+
+static void list_cmd(mk_network_t *n, void *arg) {
+    list_arg_t *a = arg;
+    size_t k = 0;
+    for (mk_cchan_t *ch = a->c->chans; ch; ch = ch->next) k++;
+    a->v = k ? calloc(k, sizeof *a->v) : NULL;
+    if (k && !a->v) {
+        a->rc = MK_ENOMEM;
+        return;
+    }
+    int64_t now = mk_streams_now_ms();
+    for (mk_cchan_t *ch = a->c->chans; ch; ch = ch->next) {
+        mk_channel_info_t *i = &a->v[a->n++];
+        *i = (mk_channel_info_t){.channel_id = ch->id, .stream_id = a->c->id, .producer_id = ch->peer,
+                                 .consumer_id = mk_network_peer_id(n), .state = ch->state, .stats = ch->stats,
+                                 .peer = ch->entry ? mk_peer_entry_ref(ch->entry) : NULL};
+        if (ch->state == MK_CHANNEL_CONNECTED && ch->stats.connected_at_ms)
+            i->stats.uptime_ms = (uint64_t)(now - ch->stats.connected_at_ms);
+        else
+            i->stats.connected_at_ms = 0;
+    }
+    a->rc = MK_OK;
+}
+
+int mk_consumer_producers(const mk_consumer_t *c, mk_channel_info_t **out, size_t *n, mk_error_t *e) {
+    if (!c || !out || !n) return MK_ERR(e, MK_EINVAL, "consumer_producers: NULL argument");
+    *out = NULL;
+    *n = 0;
+    mk_consumer_t *m = (mk_consumer_t *)(uintptr_t)c;
+    pthread_mutex_lock(&m->mu);
+    bool closed = m->closed;
+    pthread_mutex_unlock(&m->mu);
+    if (closed) return MK_ERR(e, MK_ECLOSED, "the consumer is closed");
+    list_arg_t a = {.c = m};
+    int rc = mk_loop_call(m->n, list_cmd, &a, 5000, e);
+    if (rc == MK_OK) rc = a.rc;
+    if (rc != MK_OK) return rc;
+    *out = a.v;
+    *n = a.n;
+    return MK_OK;
+}

@@ -104,3 +104,16 @@ int mk_streams_install(mk_network_t *n, const mk_streams_config_t *cfg, mk_error
     if (rc != MK_OK) streams_destroy(st);
     return rc;
 }
+
+#ifdef MK_TEST_HOOKS
+static void cut_cmd(mk_network_t *n, void *arg) {
+    (void)arg;
+    mk_streams_t *st = mk_net_subsystem(n, MK_SUBSYS_STREAMS);
+    if (!st) return;
+    for (mk_consumer_t *c = st->consumers; c; c = c->next)
+        for (mk_cchan_t *ch = c->chans; ch; ch = ch->next)
+            if (ch->link) mk_link_test_cut_now(ch->link);
+}
+
+void mk_streams_test_cut(mk_network_t *n) { mk_loop_call(n, cut_cmd, NULL, 5000, NULL); }
+#endif

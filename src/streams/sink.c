@@ -17,12 +17,17 @@ static const mk_link_ops_t pchan_ops;
 void mk_streams_waiters_update(pthread_mutex_t *mu, pthread_cond_t *cv, mk_waiter_t *w, const mk_peer_info_t *peers,
                                size_t n);  /* status.c */
 
+static void sdatum_unref(mk_sdatum_t *d) {
+    if (d && atomic_fetch_sub(&d->refs, 1) == 1) free(d);
+}
+
 /* ---- references: handles + the loop's + calls in flight ---- */
 
 static _Atomic uint32_t *sink_refs(mk_sink_t *s) { return &s->refs; }
 
 static void sink_destroy(mk_sink_t *s) {
-    for (size_t i = 0; i < s->qlen; i++) free(s->queue[(s->qhead + i) % s->cfg.buffer_size]);
+    if (s->drain_ev) event_free(s->drain_ev);
+    for (size_t i = 0; i < s->qlen; i++) sdatum_unref(s->queue[(s->qhead + i) % s->cfg.buffer_size]);
     free(s->queue);
     for (size_t i = 0; i < s->ntickets; i++) mk_ticket_validator_unref(s->tickets[i]);
     if (s->online_when.tags) {
@@ -89,6 +94,9 @@ static void chan_emit(mk_pchan_t *c) {
 }
 
 static void chan_free(mk_pchan_t *c) {
+    size_t cap = c->sink ? c->sink->cfg.buffer_size : 0;
+    for (size_t i = 0; i < c->plen && cap; i++) sdatum_unref(c->pend[(c->phead + i) % cap]);
+    free(c->pend);
     mk_ticket_gate_free(c->gate);
     mk_peer_entry_unref(c->entry);
     if (c->link) {
@@ -254,7 +262,9 @@ static void pchan_on_close(mk_link_t *l, void *ctx, uint32_t code, bool remote, 
     if (s && was_connected) sink_status(s);
 }
 
-static const mk_link_ops_t pchan_ops = {.on_frame = pchan_on_frame, .on_close = pchan_on_close};
+static void pchan_on_writable(mk_link_t *l, void *ctx);
+static const mk_link_ops_t pchan_ops = {.on_frame = pchan_on_frame, .on_writable = pchan_on_writable,
+                                        .on_close = pchan_on_close};
 
 void mk_sink_accept(mk_streams_t *st, mk_link_t *l) {
     if (st->stopping || st->nhandshakes >= st->cfg.max_pending_handshakes) {
@@ -282,72 +292,150 @@ void mk_sink_accept(mk_streams_t *st, mk_link_t *l) {
 
 /* ---- fan-out ---- */
 
-static void fanout(mk_sink_t *s, const mk_sdatum_t *d) {
-    bool any = false;
+/* Writes one datum to the channel's link (after any Dropped owed): MK_OK, MK_EFULL, or an error. */
+static int write_datum(mk_pchan_t *c, const mk_sdatum_t *d) {
+    if (c->dropped_pending) {
+        mk_buf_t f = MK_BUF_INIT;
+        int rc = mk_smsg_encode_dropped(c->dropped_pending, &f);
+        if (rc == MK_OK) rc = mk_link_write(c->link, f.ptr, f.len);
+        mk_buf_free(&f);
+        if (rc != MK_OK) return rc;
+        c->dropped_pending = 0;
+    }
     uint8_t hdr = MK_SMSG_DATUM_HEADER;
     mk_bytes_t parts[2] = {{&hdr, 1}, {d->bytes, d->len}};
-    uint64_t sent = 0, lagging = 0;
+    int rc = mk_link_writev(c->link, parts, 2);
+    if (rc == MK_OK) {
+        c->stats.datums++;
+        c->stats.bytes += d->len;
+    }
+    return rc;
+}
+
+/* Moves pending datums to the link while its output takes them. */
+static void flush_pending(mk_pchan_t *c) {
+    size_t cap = c->sink->cfg.buffer_size;
+    while (c->plen) {
+        mk_sdatum_t *d = c->pend[c->phead];
+        int rc = write_datum(c, d);
+        if (rc == MK_EFULL) return;
+        if (rc == MK_OK) {
+            pthread_mutex_lock(&c->sink->mu);
+            c->sink->stats.total.datums++;
+            c->sink->stats.total.bytes += d->len;
+            pthread_mutex_unlock(&c->sink->mu);
+        }
+        c->phead = (c->phead + 1) % cap;
+        c->plen--;
+        sdatum_unref(d);
+        if (rc != MK_OK) return;
+    }
+}
+
+/* The channel cannot take d: it waits in the pending queue; a full one makes the channel lagging
+ * (10_413), or, with disconnect_lagging off, drops its oldest datum. False when the channel closed. */
+static bool make_pending(mk_sink_t *s, mk_pchan_t *c, mk_sdatum_t *d) {
+    size_t cap = s->cfg.buffer_size;
+    if (!c->pend && !(c->pend = calloc(cap, sizeof *c->pend))) {
+        chan_close(c, MK_CLOSE_CANCELLED, "out of memory");
+        return false;
+    }
+    if (c->plen == cap) {
+        if (s->cfg.disconnect_lagging != MK_TOGGLE_OFF) {
+            pthread_mutex_lock(&s->mu);
+            s->stats.lagging_disconnects++;
+            pthread_mutex_unlock(&s->mu);
+            chan_close(c, MK_CLOSE_TOO_SLOW, "consumer too slow");
+            return false;
+        }
+        sdatum_unref(c->pend[c->phead]);  /* the freshest data wins */
+        c->phead = (c->phead + 1) % cap;
+        c->plen--;
+        c->dropped_pending++;
+        c->stats.dropped++;
+    }
+    atomic_fetch_add(&d->refs, 1);
+    c->pend[(c->phead + c->plen) % cap] = d;
+    c->plen++;
+    return true;
+}
+
+static void fanout(mk_sink_t *s, mk_sdatum_t *d) {
+    bool any = false;
+    uint64_t sent = 0;
     for (mk_pchan_t *c = s->chans, *next; c; c = next) {
         next = c->next;
         if (c->state != MK_CHANNEL_CONNECTED || !mk_criteria_matches(NULL, d->bytes, d->len)) continue;
         any = true;
-        if (c->dropped_pending) {
-            mk_buf_t f = MK_BUF_INIT;
-            if (mk_smsg_encode_dropped(c->dropped_pending, &f) == MK_OK && mk_link_write(c->link, f.ptr, f.len) == MK_OK)
-                c->dropped_pending = 0;
-            mk_buf_free(&f);
+        if (c->plen) flush_pending(c);
+        if (c->plen) {
+            make_pending(s, c, d);
+            continue;
         }
-        int rc = c->dropped_pending ? MK_EFULL : mk_link_writev(c->link, parts, 2);
-        if (rc == MK_OK) {
-            c->stats.datums++;
-            c->stats.bytes += d->len;
-            sent++;
-        } else if (rc == MK_EFULL && s->cfg.disconnect_lagging != MK_TOGGLE_OFF) {
-            lagging++;
-            chan_close(c, MK_CLOSE_TOO_SLOW, "consumer too slow");
-        } else if (rc == MK_EFULL) {
-            c->dropped_pending++;
-            c->stats.dropped++;
-        } else {
-            chan_close(c, MK_CLOSE_CANCELLED, "write failed");
-        }
+        int rc = write_datum(c, d);
+        if (rc == MK_OK) sent++;
+        else if (rc == MK_EFULL) make_pending(s, c, d);
+        else chan_close(c, MK_CLOSE_CANCELLED, "write failed");
     }
     if (!any && s->cfg.undelivered) s->cfg.undelivered(s->cfg.undelivered_ctx, d->bytes, d->len);
     pthread_mutex_lock(&s->mu);
     s->stats.total.datums += sent;
     s->stats.total.bytes += sent * d->len;
-    s->stats.lagging_disconnects += lagging;
     if (!any) s->stats.undelivered++;
     pthread_mutex_unlock(&s->mu);
 }
 
+static void pchan_on_writable(mk_link_t *l, void *ctx) {
+    (void)l;
+    mk_pchan_t *c = ctx;
+    if (c->sink && c->state == MK_CHANNEL_CONNECTED) flush_pending(c);
+}
+
+static void drain_dispose(void *arg);
+
+/* Takes one batch of the input queue and fans it out. When more is queued the drain is posted again
+ * rather than looped, so the event loop flushes the links' output between batches. */
 static void drain(mk_network_t *n, void *arg) {
-    (void)n;
     mk_sink_t *s = arg;
-    for (;;) {
-        mk_sdatum_t *batch[64];
-        size_t k = 0;
+    mk_sdatum_t *batch[64];
+    size_t k = 0;
+    pthread_mutex_lock(&s->mu);
+    while (k < 64 && s->qlen) {
+        batch[k++] = s->queue[s->qhead];
+        s->qhead = (s->qhead + 1) % s->cfg.buffer_size;
+        s->qlen--;
+    }
+    bool more = s->qlen > 0;
+    if (!more) s->drain_posted = false;
+    bool closed = s->closed;
+    mk_readyfd_set(&s->ready, !s->closed && s->online && s->qlen < s->cfg.buffer_size);
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < k; i++) {
+        if (!closed) fanout(s, batch[i]);
+        sdatum_unref(batch[i]);
+    }
+    if (more && !closed && s->drain_ev) {
+        /* a zero timer runs after the next poll: the links' output is written in between */
+        sink_ref(s);
+        struct timeval zero = {0, 0};
+        evtimer_add(s->drain_ev, &zero);
+    } else if (more) {
         pthread_mutex_lock(&s->mu);
-        while (k < 64 && s->qlen) {
-            batch[k++] = s->queue[s->qhead];
-            s->qhead = (s->qhead + 1) % s->cfg.buffer_size;
-            s->qlen--;
-        }
-        if (!s->qlen) s->drain_posted = false;
-        bool closed = s->closed;
-        mk_readyfd_set(&s->ready, !s->closed && s->online && s->qlen < s->cfg.buffer_size);
-        pthread_cond_broadcast(&s->cv);
+        s->drain_posted = false;
         pthread_mutex_unlock(&s->mu);
-        for (size_t i = 0; i < k; i++) {
-            if (!closed) fanout(s, batch[i]);
-            free(batch[i]);
-        }
-        if (k < 64) break;
     }
     sink_unref(s);
 }
 
 static void drain_dispose(void *arg) { sink_unref(arg); }
+
+static void on_drain_timer(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    mk_sink_t *s = arg;
+    drain(s->n, s);  /* consumes the reference taken when the timer was armed */
+}
 
 /* ---- catalog changes and ticks ---- */
 
@@ -402,6 +490,14 @@ static void sink_close_loop(mk_streams_t *st, mk_sink_t *s, uint32_t code) {
             break;
         }
     while (s->chans) chan_close(s->chans, code, code == MK_CLOSE_GRACEFUL_SHUTDOWN ? "producer closed" : "closing");
+    if (s->drain_ev && evtimer_pending(s->drain_ev, NULL)) {
+        event_del(s->drain_ev);
+        sink_unref(s);  /* the armed timer's reference */
+    }
+    if (s->drain_ev) {
+        event_free(s->drain_ev);  /* the base goes with the network; the sink may outlive it */
+        s->drain_ev = NULL;
+    }
     if (!st->stopping) mk_disc_local_stream(st->n, &s->id, false, 0, NULL);
     pthread_mutex_lock(&s->mu);
     s->closed = true;
@@ -484,6 +580,7 @@ static mk_sink_t *sink_new(mk_streams_t *st, const mk_id_t *id, const mk_produce
         return NULL;
     }
     s->cfg.online_when = &s->online_when;
+    s->drain_ev = event_new(mk_net_base(st->n), -1, 0, on_drain_timer, s);
     for (size_t i = 0; i < s->ntickets; i++) {
         if (mk_ticket_validator_check(s->tickets[i], e) != MK_OK) {
             sink_destroy(s);
@@ -575,6 +672,7 @@ static int send_impl(mk_producer_t *p, const void *data, size_t len, int timeout
     if (timeout_ms != 0 && mk_network_on_loop(n)) return MK_ERR(e, MK_EDEADLK, "send would block the loop thread");
     mk_sdatum_t *d = malloc(sizeof *d + len);
     if (!d) return MK_ERR(e, MK_ENOMEM, "out of memory");
+    atomic_init(&d->refs, 1);
     d->len = len;
     if (len) memcpy(d->bytes, data, len);
     int64_t deadline = timeout_ms < 0 ? -1 : mk_deadline_from(timeout_ms);
@@ -607,7 +705,7 @@ static int send_impl(mk_producer_t *p, const void *data, size_t len, int timeout
     }
     pthread_mutex_unlock(&s->mu);
     if (rc != MK_OK) {
-        free(d);
+        sdatum_unref(d);
         return rc;
     }
     if (post) {
@@ -699,3 +797,50 @@ int mk_producer_wait(mk_producer_t *p, const mk_when_t *w, int timeout_ms, mk_er
 }
 
 int mk_producer_wait_online(mk_producer_t *p, int timeout_ms, mk_error_t *e) { return mk_producer_wait(p, NULL, timeout_ms, e); }
+
+/* ---- channel snapshots ---- */
+
+typedef struct list_arg {
+    mk_sink_t *s;
+    mk_channel_info_t *v;
+    size_t n;
+    int rc;
+} list_arg_t;
+
+static void list_cmd(mk_network_t *n, void *arg) {
+    list_arg_t *a = arg;
+    size_t k = 0;
+    for (mk_pchan_t *c = a->s->chans; c; c = c->next) k++;
+    a->v = k ? calloc(k, sizeof *a->v) : NULL;
+    if (k && !a->v) {
+        a->rc = MK_ENOMEM;
+        return;
+    }
+    int64_t now = mk_streams_now_ms();
+    for (mk_pchan_t *c = a->s->chans; c; c = c->next) {
+        mk_channel_info_t *i = &a->v[a->n++];
+        *i = (mk_channel_info_t){.channel_id = c->id, .stream_id = a->s->id, .producer_id = mk_network_peer_id(n),
+                                 .consumer_id = c->peer, .state = c->state, .stats = c->stats,
+                                 .peer = c->entry ? mk_peer_entry_ref(c->entry) : NULL};
+        if (c->stats.connected_at_ms) i->stats.uptime_ms = (uint64_t)(now - c->stats.connected_at_ms);
+    }
+    a->rc = MK_OK;
+}
+
+int mk_producer_consumers(const mk_producer_t *p, mk_channel_info_t **out, size_t *n, mk_error_t *e) {
+    if (!p || !out || !n) return MK_ERR(e, MK_EINVAL, "producer_consumers: NULL argument");
+    *out = NULL;
+    *n = 0;
+    mk_sink_t *s = p->sink;
+    pthread_mutex_lock(&s->mu);
+    bool closed = s->closed;
+    pthread_mutex_unlock(&s->mu);
+    if (closed) return MK_ERR(e, MK_ECLOSED, "the producer is closed");
+    list_arg_t a = {.s = s};
+    int rc = mk_loop_call(s->n, list_cmd, &a, 5000, e);
+    if (rc == MK_OK) rc = a.rc;
+    if (rc != MK_OK) return rc;
+    *out = a.v;
+    *n = a.n;
+    return MK_OK;
+}

@@ -3,6 +3,7 @@
 #include "mosaik/streams.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 mk_id_t mk_stream_id(const char *name) { return mk_id_from_str(name ? name : ""); }
@@ -73,4 +74,9 @@ int mk_channel_info_format(const mk_channel_info_t *ch, char *buf, size_t cap) {
     mk_stream_stats_format(&ch->stats, st, sizeof st);
     return snprintf(buf, cap, "stream %s %s -> %s %s: %s", mk_id_short(&ch->stream_id, a), mk_id_short(&ch->producer_id, b),
                     mk_id_short(&ch->consumer_id, c), mk_channel_state_str(ch->state), st);
+}
+
+void mk_channel_info_free(mk_channel_info_t *v, size_t n) {
+    for (size_t i = 0; v && i < n; i++) mk_peer_entry_unref(v[i].peer);
+    free(v);
 }

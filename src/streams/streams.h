@@ -7,4 +7,9 @@
 /* Caller thread, before mk_net_start: registers /mosaik/streams/1.0 and the subsystem hooks. */
 int mk_streams_install(mk_network_t *n, const mk_streams_config_t *cfg, mk_error_t *e);
 
+#ifdef MK_TEST_HOOKS
+/* Test hook: cuts the sockets of every consumer link of n without a close frame (both ends see 103). */
+void mk_streams_test_cut(mk_network_t *n);
+#endif
+
 #endif

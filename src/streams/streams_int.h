@@ -44,11 +44,14 @@ struct mk_pchan {  /* one consumer subscribed to a sink (or still in its handsha
     mk_ticket_gate_t *gate;
     int64_t since_ms;         /* handshake start (monotonic) */
     uint64_t dropped_pending; /* drop-oldest mode: Dropped{n} owed before the next datum */
+    struct mk_sdatum **pend;  /* datums the link's output could not take yet (≤ buffer_size) */
+    size_t phead, plen;
     bool lagging;
     mk_stream_stats_t stats;
 };
 
-typedef struct mk_sdatum {  /* a datum in a sink's input queue */
+typedef struct mk_sdatum {  /* a datum: in the sink's input queue, then in channels' pending queues */
+    _Atomic uint32_t refs;
     size_t len;
     uint8_t bytes[];
 } mk_sdatum_t;
@@ -65,6 +68,7 @@ struct mk_sink {
     mk_pchan_t *chans;
     size_t nchans;            /* Connected */
     bool listed;              /* in the local entry */
+    struct event *drain_ev;   /* continues a drain after the loop has flushed the links */
     int64_t opened_ms;        /* Unix ms */
 
     pthread_mutex_t mu;
