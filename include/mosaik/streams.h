@@ -197,6 +197,46 @@ void mk_channel_info_free(mk_channel_info_t *v, size_t n);
 void mk_datum_free(mk_datum_t *d);
 int mk_datum_dup(const mk_datum_t *src, mk_datum_t *dst);
 
+/* ---- static definitions (the counterpart of Rust's stream! macro) ---- */
+
+typedef enum { MK_STREAM_BOTH = 0, MK_STREAM_PRODUCER_ONLY, MK_STREAM_CONSUMER_ONLY } mk_stream_sides_t;
+typedef struct mk_stream_side {
+    mk_peer_pred_t require[MK_STREAM_MAX_REQUIRE];
+    const mk_ticket_validator_t *require_ticket[MK_STREAM_MAX_TICKETS];
+    const mk_when_t *online_when;
+} mk_stream_side_t;
+/* A const definition: the name first, then options as designated initialisers; zero = default.
+ * Top-level require/require_ticket/online_when apply to both sides, .producer./.consumer. to one. */
+typedef struct mk_stream_def {
+    const char *name;
+    mk_stream_sides_t sides;
+    uint32_t buffer_size, max_consumers;         /* producer */
+    mk_toggle_t disconnect_lagging;              /* producer */
+    const mk_criteria_t *criteria;               /* consumer */
+    const mk_backoff_t *backoff;                 /* consumer */
+    mk_peer_pred_t require[MK_STREAM_MAX_REQUIRE];
+    const mk_ticket_validator_t *require_ticket[MK_STREAM_MAX_TICKETS];
+    const mk_when_t *online_when;
+    mk_stream_side_t producer, consumer;
+} mk_stream_def_t;
+#define MK_STREAM_DEF(...) { .sides = MK_STREAM_BOTH, .name = __VA_ARGS__ }
+#define MK_PRODUCER_DEF(...) { .sides = MK_STREAM_PRODUCER_ONLY, .name = __VA_ARGS__ }
+#define MK_CONSUMER_DEF(...) { .sides = MK_STREAM_CONSUMER_ONLY, .name = __VA_ARGS__ }
+
+/* The def's stream id (mk_stream_id of its name). Pure. */
+mk_id_t mk_stream_def_id(const mk_stream_def_t *d);
+/* The side's configuration: top-level and side predicates/validators ANDed (top level first), the
+ * side's online_when over the top-level one. MK_EINVAL naming the field for a NULL/empty name, the
+ * wrong side, or a key of the other side. Pure. */
+int mk_stream_def_producer_config(const mk_stream_def_t *d, mk_producer_config_t *out, mk_error_t *e);
+int mk_stream_def_consumer_config(const mk_stream_def_t *d, mk_consumer_config_t *out, mk_error_t *e);
+/* Open from a def; `extra` (may be NULL) appends predicates/validators and overrides non-zero scalars
+ * and callbacks. */
+mk_producer_t *mk_producer_open_def(mk_network_t *n, const mk_stream_def_t *d, const mk_producer_config_t *extra,
+                                    mk_error_t *e);
+mk_consumer_t *mk_consumer_open_def(mk_network_t *n, const mk_stream_def_t *d, const mk_consumer_config_t *extra,
+                                    mk_error_t *e);
+
 /* ---- status ---- */
 
 /* Whether the online condition holds now (producer default: ≥ 1 consumer; consumer: always). */
