@@ -16,6 +16,13 @@ int mk_discovery_install(mk_network_t *n, const mk_discovery_config_t *cfg, mk_e
  * entry's limit. timeout_ms as for mk_discovery_add_tags. Any thread but the loop's when waiting. */
 int mk_disc_local_stream(mk_network_t *n, const mk_id_t *stream, bool present, int timeout_ms, mk_error_t *e);
 int mk_disc_local_group(mk_network_t *n, const mk_id_t *group, bool present, int timeout_ms, mk_error_t *e);
+/* Loop thread: pings peer at its catalog addresses (the sample is recorded); done runs on the loop.
+ * MK_ENOTFOUND without an address, MK_ECLOSED when stopping (done is then not called). */
+int mk_disc_ping_peer(mk_network_t *n, const mk_peer_id_t *peer,
+                      void (*done)(void *ctx, int rc, uint64_t rtt_us, const mk_error_t *e), void *ctx);
+/* Loop thread: a catalog sync with peer at its catalog addresses; done (may be NULL) runs on the loop. */
+int mk_disc_sync_peer(mk_network_t *n, const mk_peer_id_t *peer, void (*done)(void *ctx, int rc, const mk_error_t *e),
+                      void *ctx);
 /* True once the network began shutting down (loop thread). */
 bool mk_disc_stopping(const mk_disc_t *d);
 

@@ -585,3 +585,24 @@ size_t mk_discovery_active_view(mk_network_t *n, mk_peer_id_t *out, size_t cap) 
     mk_disc_cmd_put(c);
     return total;
 }
+
+/* ---- loop-thread helpers for the subsystems above ---- */
+
+int mk_disc_ping_peer(mk_network_t *n, const mk_peer_id_t *peer,
+                      void (*done)(void *ctx, int rc, uint64_t rtt_us, const mk_error_t *e), void *ctx) {
+    mk_disc_t *d = mk_net_subsystem(n, MK_SUBSYS_DISCOVERY);
+    if (!d || d->stopping) return MK_ECLOSED;
+    const mk_peer_entry_t *e = mk_store_get(d->store, peer);
+    mk_peer_addr_t addr;
+    memset(&addr, 0, sizeof addr);
+    if (e) mk_peer_entry_peer_addr(e, &addr);
+    if (!addr.naddrs) return MK_ENOTFOUND;
+    return mk_ping_start(d, &addr, done, ctx, NULL);
+}
+
+int mk_disc_sync_peer(mk_network_t *n, const mk_peer_id_t *peer, void (*done)(void *ctx, int rc, const mk_error_t *e),
+                      void *ctx) {
+    mk_disc_t *d = mk_net_subsystem(n, MK_SUBSYS_DISCOVERY);
+    if (!d || d->stopping) return MK_ECLOSED;
+    return mk_sync_start(d, NULL, peer, done, ctx, NULL);
+}

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/time.h"
+#include "discovery/discovery.h"
 
 #include <event2/event.h>
 #include <stdlib.h>
@@ -334,6 +335,12 @@ static void cchan_on_frame(mk_link_t *l, void *ctx, const uint8_t *p, size_t n) 
     }
 }
 
+static void sync_noop(void *ctx, int rc, const mk_error_t *e) {
+    (void)ctx;
+    (void)rc;
+    (void)e;
+}
+
 static void cchan_on_close(mk_link_t *l, void *ctx, uint32_t code, bool remote, const char *reason) {
     (void)l;
     (void)remote;
@@ -348,7 +355,11 @@ static void cchan_on_close(mk_link_t *l, void *ctx, uint32_t code, bool remote, 
     case MK_CLOSE_DIFFERENT_NETWORK:
     case MK_CLOSE_GRACEFUL_SHUTDOWN:
     case MK_CLOSE_PROTOCOL_VIOLATION: chan_park(ch); break;
-    default: chan_retry(ch, code); break;  /* 401, 10_509, 10_413, I/O errors, unknown codes */
+    case MK_CLOSE_UNKNOWN_PEER:  /* the producer lacks our entry: sync catalogs, then redial */
+        mk_disc_sync_peer(ch->c->n, &ch->peer, sync_noop, NULL);
+        chan_retry(ch, code);
+        break;
+    default: chan_retry(ch, code); break;  /* 10_509, 10_413, I/O errors, unknown codes */
     }
 }
 
@@ -381,6 +392,53 @@ static mk_cchan_t *chan_of(mk_consumer_t *c, const mk_peer_id_t *peer) {
     for (mk_cchan_t *ch = c->chans; ch; ch = ch->next)
         if (mk_id_eq(&ch->peer, peer)) return ch;
     return NULL;
+}
+
+typedef struct probe_ctx {
+    mk_consumer_t *c;
+    mk_peer_id_t peer;
+} probe_ctx_t;
+
+static void probe_done(void *ctx, int rc, uint64_t rtt_us, const mk_error_t *e) {
+    (void)rtt_us;
+    (void)e;
+    probe_ctx_t *p = ctx;
+    mk_consumer_t *c = p->c;
+    for (size_t i = 0; i < c->nprobes; i++)
+        if (mk_id_eq(&c->probes[i].peer, &p->peer)) {
+            c->probes[i].inflight = false;
+            c->probes[i].retry_ms = rc == MK_OK ? 0 : mk_now_ms() + c->backoff.initial_ms;
+        }
+    if (!c->closed && !c->st->stopping) examine(c);
+    free(p);
+    cunref(c);
+}
+
+/* Predicates may judge RTT: a producer without a sample is pinged first and examined again when the
+ * answer comes (true = wait for it). */
+static bool needs_probe(mk_consumer_t *c, const mk_peer_info_t *info) {
+    if (!c->nrequire || info->rtt_us >= 0) return false;
+    size_t i = 0;
+    while (i < c->nprobes && !mk_id_eq(&c->probes[i].peer, mk_peer_entry_id(info->entry))) i++;
+    if (i < c->nprobes && (c->probes[i].inflight || mk_now_ms() < c->probes[i].retry_ms)) return true;
+    if (i == c->nprobes) {
+        if (c->nprobes == sizeof c->probes / sizeof c->probes[0]) return false;  /* judge without a sample */
+        c->probes[c->nprobes++].peer = *mk_peer_entry_id(info->entry);
+    } else if (c->probes[i].retry_ms == 0) {
+        return false;  /* probed before: its sample expired or was filtered; judge as is */
+    }
+    probe_ctx_t *p = malloc(sizeof *p);
+    if (!p) return false;
+    p->c = c;
+    p->peer = *mk_peer_entry_id(info->entry);
+    cref(c);
+    if (mk_disc_ping_peer(c->n, &p->peer, probe_done, p) != MK_OK) {
+        free(p);
+        cunref(c);
+        return false;
+    }
+    c->probes[i].inflight = true;
+    return true;
 }
 
 static bool eligible(mk_consumer_t *c, const mk_peer_info_t *info) {
@@ -421,7 +479,9 @@ static void examine(mk_consumer_t *c) {
     while ((p = mk_catalog_next(&it))) {
         if (!mk_peer_entry_has_stream(p, &c->id) || chan_of(c, mk_peer_entry_id(p))) continue;
         mk_peer_info_t info;
-        if (mk_catalog_peer_info(cat, mk_peer_entry_id(p), &info) != MK_OK || !eligible(c, &info)) continue;
+        if (mk_catalog_peer_info(cat, mk_peer_entry_id(p), &info) != MK_OK || needs_probe(c, &info) ||
+            !eligible(c, &info))
+            continue;
         mk_cchan_t *ch = calloc(1, sizeof *ch);
         if (!ch) break;
         ch->c = c;

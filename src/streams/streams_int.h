@@ -129,6 +129,8 @@ struct mk_consumer {
     mk_backoff_params_t backoff;
     mk_cchan_t *chans;
     uint64_t rng;
+    struct { mk_peer_id_t peer; int64_t retry_ms; bool inflight; } probes[16];  /* RTT probes before subscribing */
+    size_t nprobes;
 
     pthread_mutex_t mu;
     pthread_cond_t cv;

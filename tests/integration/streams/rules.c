@@ -231,12 +231,52 @@ static void callback_mode_and_the_readiness_fd(void **state) {
     mk_producer_free(p);
 }
 
+/* ---- RTT ---- */
+
+static bool rtt_below(void *ctx, const mk_peer_info_t *p) { return mk_peer_info_rtt_below(p, (uint64_t)(uintptr_t)ctx); }
+
+static void rtt_predicates_on_both_sides(void **state) {
+    (void)state;
+    start(2);
+    mk_error_t e;
+    /* producer side: 5 s admits, 1 µs refuses */
+    mk_producer_config_t ok = {.require = {MK_PRED_CTX(rtt_below, (void *)(uintptr_t)5000000)}};
+    mk_producer_config_t tight = {.require = {MK_PRED_CTX(rtt_below, (void *)(uintptr_t)1)}};
+    mk_producer_t *p1 = mk_producer_open(nets[0], "t.rtt.ok", &ok, &e), *p2 = mk_producer_open(nets[0], "t.rtt.tight", &tight, &e);
+    mk_consumer_t *c1 = mk_consumer_open(nets[1], "t.rtt.ok", NULL, &e), *c2 = mk_consumer_open(nets[1], "t.rtt.tight", NULL, &e);
+    assert_int_equal(mk_consumer_wait(c1, MK_WHEN_SUBSCRIBED, mkt_ms(3000), &e), MK_OK);
+    assert_int_equal(mk_producer_send(p1, "x", 1, mkt_ms(1000), &e), MK_OK);
+    mk_datum_t d = MK_DATUM_INIT;
+    assert_int_equal(mk_consumer_recv(c1, &d, mkt_ms(2000), &e), MK_OK);
+    mk_datum_free(&d);
+    assert_int_equal(mk_consumer_wait(c2, MK_WHEN_SUBSCRIBED, mkt_ms(1000), &e), MK_ETIMEDOUT);
+    mk_producer_stats_t st;
+    mk_producer_stats(p2, &st);
+    assert_true(st.refused >= 1);
+    /* consumer side: a probe gives a sample first; 5 s subscribes, 1 µs never does */
+    mk_producer_t *p3 = mk_producer_open(nets[0], "t.rtt.c", NULL, &e);
+    mk_consumer_config_t cok = {.require = {MK_PRED_CTX(rtt_below, (void *)(uintptr_t)5000000)}};
+    mk_consumer_config_t ctight = {.require = {MK_PRED_CTX(rtt_below, (void *)(uintptr_t)1)}};
+    mk_consumer_t *c3 = mk_consumer_open(nets[1], "t.rtt.c", &cok, &e), *c4 = mk_consumer_open(nets[1], "t.rtt.c", &ctight, &e);
+    assert_int_equal(mk_consumer_wait(c3, MK_WHEN_SUBSCRIBED, mkt_ms(3000), &e), MK_OK);
+    assert_int_equal(mk_consumer_wait(c4, MK_WHEN_SUBSCRIBED, mkt_ms(1000), &e), MK_ETIMEDOUT);
+    assert_true(mk_producer_check(p3, MK_WHEN_MIN(1)) && !mk_producer_check(p3, MK_WHEN_MIN(2)));
+    mk_consumer_free(c1);
+    mk_consumer_free(c2);
+    mk_consumer_free(c3);
+    mk_consumer_free(c4);
+    mk_producer_free(p1);
+    mk_producer_free(p2);
+    mk_producer_free(p3);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(require_predicates_gate_both_sides, teardown),
         cmocka_unit_test_teardown(tickets_admit_and_expire, teardown),
         cmocka_unit_test_teardown(a_full_input_queue_says_full_and_undelivered_datums_reach_the_callback, teardown),
         cmocka_unit_test_teardown(callback_mode_and_the_readiness_fd, teardown),
+        cmocka_unit_test_teardown(rtt_predicates_on_both_sides, teardown),
     };
     return mkt_run("integration.streams.rules", tests, sizeof tests / sizeof tests[0]);
 }
