@@ -251,6 +251,29 @@ int mk_consumer_wait(mk_consumer_t *c, const mk_when_t *w, int timeout_ms, mk_er
 int mk_producer_wait_online(mk_producer_t *p, int timeout_ms, mk_error_t *e);
 int mk_consumer_wait_online(mk_consumer_t *c, int timeout_ms, mk_error_t *e);
 
+/* ---- condition objects: each maximal interval during which a condition holds is reported once ---- */
+
+typedef struct mk_cond mk_cond_t;
+/* A condition object over the producer's / consumer's channels (w NULL = the online condition; w is
+ * copied). NULL + e on failure. Free with mk_cond_free. */
+mk_cond_t *mk_producer_cond(mk_producer_t *p, const mk_when_t *w, mk_error_t *e);
+mk_cond_t *mk_consumer_cond(mk_consumer_t *c, const mk_when_t *w, mk_error_t *e);
+/* Whether the condition holds now. */
+bool mk_cond_is_met(const mk_cond_t *c);
+/* Reports the current interval if it is unreported (MK_OK at once; a fresh object whose condition
+ * holds reports immediately), else waits for a new one: MK_OK, MK_ETIMEDOUT, MK_ECLOSED, MK_EDEADLK. */
+int mk_cond_wait(mk_cond_t *c, int timeout_ms, mk_error_t *e);
+/* The same without waiting: MK_OK (an interval reported) or MK_EAGAIN. */
+int mk_cond_poll(mk_cond_t *c);
+/* Readable exactly while an unreported interval is current. */
+int mk_cond_fd(const mk_cond_t *c);
+/* fn runs on the loop thread when an interval starts and reports it (it becomes the only reporter);
+ * NULL removes it. */
+void mk_cond_set_callback(mk_cond_t *c, void (*fn)(void *ctx, mk_cond_t *c), void *ctx);
+/* A fresh, independent object of the same condition, inverted when invert is true. */
+mk_cond_t *mk_cond_clone(const mk_cond_t *c, bool invert, mk_error_t *e);
+void mk_cond_free(mk_cond_t *c);
+
 #ifdef __cplusplus
 }
 #endif

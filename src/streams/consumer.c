@@ -111,6 +111,7 @@ static void consumer_status(mk_consumer_t *c) {
     }
     pthread_mutex_unlock(&c->mu);
     mk_streams_waiters_update(&c->mu, &c->cv, c->waiters, infos, n);
+    mk_conds_update(c->conds, infos, n);
     free(infos);
     mk_catalog_free(cat);
 }
@@ -538,6 +539,7 @@ static void close_loop(mk_streams_t *st, mk_consumer_t *c) {
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     mk_streams_waiters_update(&c->mu, &c->cv, c->waiters, NULL, 0);
+    mk_conds_close(c->conds);
     cunref(c);  /* the loop's reference */
 }
 
@@ -835,3 +837,11 @@ int mk_consumer_producers(const mk_consumer_t *c, mk_channel_info_t **out, size_
     *n = a.n;
     return MK_OK;
 }
+
+/* For cond_obj.c. */
+bool mk_consumer_eval_when(void *owner, const mk_when_t *w);
+bool mk_consumer_eval_when(void *owner, const mk_when_t *w) { return consumer_eval(owner, w); }
+void mk_consumer_ref_(mk_consumer_t *c);
+void mk_consumer_unref_(mk_consumer_t *c);
+void mk_consumer_ref_(mk_consumer_t *c) { cref(c); }
+void mk_consumer_unref_(mk_consumer_t *c) { cunref(c); }

@@ -79,6 +79,7 @@ static void sink_status(mk_sink_t *s) {
     s->stats.total.connected_at_ms = s->opened_ms;
     pthread_mutex_unlock(&s->mu);
     mk_streams_waiters_update(&s->mu, &s->cv, s->waiters, infos, n);
+    mk_conds_update(s->conds, infos, n);
     free(infos);
     mk_catalog_free(cat);
 }
@@ -506,6 +507,7 @@ static void sink_close_loop(mk_streams_t *st, mk_sink_t *s, uint32_t code) {
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     mk_streams_waiters_update(&s->mu, &s->cv, s->waiters, NULL, 0);
+    mk_conds_close(s->conds);
     sink_unref(s);  /* the loop's reference */
 }
 
@@ -844,3 +846,11 @@ int mk_producer_consumers(const mk_producer_t *p, mk_channel_info_t **out, size_
     *n = a.n;
     return MK_OK;
 }
+
+/* For cond_obj.c. */
+bool mk_sink_eval_when(void *owner, const mk_when_t *w);
+bool mk_sink_eval_when(void *owner, const mk_when_t *w) { return sink_eval(owner, w); }
+void mk_sink_ref_(mk_sink_t *s);
+void mk_sink_unref_(mk_sink_t *s);
+void mk_sink_ref_(mk_sink_t *s) { sink_ref(s); }
+void mk_sink_unref_(mk_sink_t *s) { sink_unref(s); }

@@ -30,6 +30,27 @@ typedef struct mk_waiter {
     bool met;                 /* mu of the owner */
 } mk_waiter_t;
 
+/* A condition object (cond_obj.c): registered in its owner's list, re-evaluated by the loop. */
+typedef struct mk_cond_obj mk_cond_obj_t;
+struct mk_cond_obj {
+    mk_cond_obj_t *next;      /* in the owner's list (loop) */
+    void *owner;              /* mk_sink_t or mk_consumer_t (a reference) */
+    bool is_sink;
+    mk_network_t *n;
+    mk_when_t when;           /* tags copied */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    mk_cond_latch_t latch;    /* mu */
+    bool closed;              /* mu: the owner closed */
+    mk_readyfd_t ready;       /* mu */
+    void (*fn)(void *ctx, mk_cond_t *c);  /* loop */
+    void *ctx;
+};
+/* cond_obj.c: the loop re-evaluates the owner's objects over its Connected peers. */
+void mk_conds_update(mk_cond_obj_t *list, const mk_peer_info_t *peers, size_t n);
+/* The owner closed: waiters get MK_ECLOSED. */
+void mk_conds_close(mk_cond_obj_t *list);
+
 /* ---- producer side ---- */
 
 struct mk_pchan {  /* one consumer subscribed to a sink (or still in its handshake) */
@@ -81,6 +102,7 @@ struct mk_sink {
     bool online, closed;      /* mu */
     mk_readyfd_t ready;       /* mu: readable while try_send would be accepted */
     mk_waiter_t *waiters;     /* mu */
+    mk_cond_obj_t *conds;     /* loop */
     mk_producer_stats_t stats;/* mu (snapshot for API threads) */
 };
 
@@ -140,6 +162,7 @@ struct mk_consumer {
     bool closed, online;      /* mu */
     mk_readyfd_t ready;       /* mu: readable while the queue is non-empty or closed */
     mk_waiter_t *waiters;     /* mu */
+    mk_cond_obj_t *conds;     /* loop */
     mk_stream_stats_t total;  /* mu */
     int64_t opened_ms;
     _Atomic uint32_t refs;    /* the loop's (until closed) + the handle's + commands in flight */
