@@ -163,9 +163,11 @@ static void *loop_main(void *arg) {
     atomic_store(&n->loop_tid, pthread_self());
     event_base_loop(n->base, EVLOOP_NO_EXIT_ON_EMPTY);
     /* A bufferevent freed during the last turn is destroyed later by finalizer callbacks, which
-     * libevent 2.1's event_base_free can skip (leaking its buffers and SSL); one more non-blocking
-     * turn runs them while everything else is already quiet. */
-    event_base_loop(n->base, EVLOOP_NONBLOCK);
+     * libevent 2.1's event_base_free can skip (leaking its buffers and SSL); more non-blocking turns
+     * run them while everything else is already quiet (a TLS bufferevent's finalizer frees its
+     * underlying one, whose finalizer then needs a turn of its own; many links can be closing at
+     * once on a busy node). */
+    for (int i = 0; i < 8; i++) event_base_loop(n->base, EVLOOP_NONBLOCK);
     return NULL;
 }
 
