@@ -1,8 +1,8 @@
 /* examples/demo.c — the README demo (`mosaik-demo`): three nodes in one process on loopback. Nodes 1
  * and 2 know only node 0's address; discovery (gossip + catalog sync) gives every node the full
  * catalog, which the demo prints once converged. The nodes also connect pairwise over TLS 1.3 links,
- * ping each other and print the kernel-measured RTT. Later subsystems extend it (streams, groups,
- * collections). */
+ * ping each other and print the kernel-measured RTT. Then n0 produces a stream the others consume,
+ * and each prints the datums it received. Later subsystems extend it (groups, collections). */
 #include <mosaik/mosaik.h>
 
 #include <pthread.h>
@@ -64,6 +64,40 @@ static void *echo_main(void *p) {
     }
     for (int i = 0; i < a->links; i++) pthread_join(t[i], NULL);
     return NULL;
+}
+
+/* Streams: n0 produces "demo.prices", every other node consumes it; 5 datums each way of the fan-out. */
+static void stream_demo(mk_network_t **nets) {
+    mk_error_t e;
+    mk_producer_t *p = mk_producer_open(nets[0], "demo.prices", NULL, &e);
+    if (!p) fail("stream", e.msg);
+    mk_consumer_t *c[NODES];
+    for (int i = 1; i < NODES; i++)
+        if (!(c[i] = mk_consumer_open(nets[i], "demo.prices", NULL, &e))) fail("stream", e.msg);
+    if (mk_producer_wait(p, MK_WHEN_MIN(NODES - 1), deadline_ms, &e) != MK_OK) fail("stream", e.msg);
+    printf("[%5.2fs] stream     n0 produces demo.prices, %d consumers subscribed\n", now_s() - start, NODES - 1);
+    for (int k = 0; k < 5; k++) {
+        char datum[32];
+        int n = snprintf(datum, sizeof datum, "price %d.%02d", 100 + k, (25 * k) % 100);
+        if (mk_producer_send(p, datum, (size_t)n, deadline_ms, &e) != MK_OK) fail("stream", e.msg);
+    }
+    for (int i = 1; i < NODES; i++) {
+        char line[256];
+        size_t len = 0;
+        for (int k = 0; k < 5; k++) {
+            mk_datum_t d = MK_DATUM_INIT;
+            if (mk_consumer_recv(c[i], &d, deadline_ms, &e) != MK_OK) fail("stream", e.msg);
+            len += (size_t)snprintf(line + len, sizeof line - len, "%s\"%.*s\"", k ? ", " : "", (int)d.len, (const char *)d.data);
+            mk_datum_free(&d);
+        }
+        mk_stream_stats_t st;
+        mk_consumer_stats(c[i], &st);
+        char stats[128];
+        mk_stream_stats_format(&st, stats, sizeof stats);
+        printf("[%5.2fs] received   n%d: %s (%s)\n", now_s() - start, i, line, stats);
+        mk_consumer_free(c[i]);
+    }
+    mk_producer_free(p);
 }
 
 int main(int argc, char **argv) {
@@ -172,6 +206,7 @@ int main(int argc, char **argv) {
                    now_s() - start, i, mk_id_short(&a, sa), j, mk_id_short(&b, sb), srtt, var, PINGS, worst * 1e6);
         }
     }
+    stream_demo(nets);
     for (int i = 0; i < NODES; i++)
         for (int j = i + 1; j < NODES; j++) mk_link_close(out[i][j], MK_CLOSE_SUCCESS, "demo done", deadline_ms, NULL);
     for (int i = 0; i < NODES; i++) pthread_join(echo[i], NULL);

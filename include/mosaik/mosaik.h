@@ -9,5 +9,6 @@
 #include "mosaik/config.h"
 #include "mosaik/tickets.h"
 #include "mosaik/discovery.h"
+#include "mosaik/streams.h"
 
 #endif
