@@ -10,6 +10,11 @@
 /* Whether w holds over the Connected peers peers[0..n). A NULL w is "≥ 0": always met. */
 bool mk_when_eval(const mk_when_t *w, const mk_peer_info_t *peers, size_t n);
 
+/* A copy of src owning its tags (MK_OK or MK_ENOMEM; dst->tags NULL on failure). */
+int mk_when_copy(mk_when_t *dst, const mk_when_t *src);
+/* Frees the tags of a copy made by mk_when_copy. */
+void mk_when_free(mk_when_t *w);
+
 typedef struct mk_cond_latch {
     bool met;           /* the condition holds now */
     bool reported;      /* the current interval was reported */

@@ -111,10 +111,7 @@ static void reg_cmd(mk_network_t *n, void *arg) {
 }
 
 static void destroy(mk_cond_obj_t *o) {
-    if (o->when.tags) {
-        for (size_t i = 0; o->when.tags[i]; i++) free((char *)o->when.tags[i]);
-        free((void *)o->when.tags);
-    }
+    mk_when_free(&o->when);
     mk_readyfd_close(&o->ready);
     pthread_cond_destroy(&o->cv);
     pthread_mutex_destroy(&o->mu);
@@ -132,21 +129,11 @@ static mk_cond_t *make(void *owner, bool is_sink, mk_network_t *n, const mk_when
     o->owner = owner;
     o->is_sink = is_sink;
     o->n = n;
-    o->when = *w;
-    o->when.tags = NULL;
     pthread_mutex_init(&o->mu, NULL);
     mk_cond_init(&o->cv);
     if (is_sink) mk_sink_ref_(owner);
     else mk_consumer_ref_(owner);
-    bool ok = mk_readyfd_init(&o->ready) == MK_OK;
-    if (ok && w->tags) {
-        size_t k = 0;
-        while (w->tags[k]) k++;
-        const char **t = calloc(k + 1, sizeof *t);
-        ok = t != NULL;
-        for (size_t i = 0; ok && i < k; i++) ok = (t[i] = strdup(w->tags[i])) != NULL;
-        o->when.tags = t;
-    }
+    bool ok = mk_readyfd_init(&o->ready) == MK_OK && mk_when_copy(&o->when, w) == MK_OK;
     if (!ok) {
         destroy(o);
         MK_ERR(e, MK_ENOMEM, "out of memory");

@@ -35,10 +35,7 @@ static void consumer_destroy(mk_consumer_t *c) {
     }
     free(c->queue);
     for (size_t i = 0; i < c->ntickets; i++) mk_ticket_validator_unref(c->tickets[i]);
-    if (c->online_when.tags) {
-        for (size_t i = 0; c->online_when.tags[i]; i++) free((char *)c->online_when.tags[i]);
-        free((void *)c->online_when.tags);
-    }
+    mk_when_free(&c->online_when);
     mk_readyfd_close(&c->ready);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
@@ -636,18 +633,8 @@ mk_consumer_t *mk_consumer_open_id(mk_network_t *n, const mk_id_t *id, const mk_
     c->qcap = c->cfg.queue_datums + 1;  /* one over: a whole read may land at the bound */
     c->queue = calloc(c->qcap, sizeof *c->queue);
     mk_when_t dflt_when = {.min_peers = 0};
-    const mk_when_t *w = c->cfg.online_when ? c->cfg.online_when : &dflt_when;
-    c->online_when = *w;
-    c->online_when.tags = NULL;
-    bool ok = c->queue && mk_readyfd_init(&c->ready) == MK_OK;
-    if (ok && w->tags) {
-        size_t k = 0;
-        while (w->tags[k]) k++;
-        const char **t = calloc(k + 1, sizeof *t);
-        ok = t != NULL;
-        for (size_t i = 0; ok && i < k; i++) ok = (t[i] = strdup(w->tags[i])) != NULL;
-        c->online_when.tags = t;
-    }
+    bool ok = c->queue && mk_readyfd_init(&c->ready) == MK_OK &&
+              mk_when_copy(&c->online_when, c->cfg.online_when ? c->cfg.online_when : &dflt_when) == MK_OK;
     c->cfg.online_when = &c->online_when;
     if (!ok) {
         consumer_destroy(c);

@@ -30,10 +30,7 @@ static void sink_destroy(mk_sink_t *s) {
     for (size_t i = 0; i < s->qlen; i++) sdatum_unref(s->queue[(s->qhead + i) % s->cfg.buffer_size]);
     free(s->queue);
     for (size_t i = 0; i < s->ntickets; i++) mk_ticket_validator_unref(s->tickets[i]);
-    if (s->online_when.tags) {
-        for (size_t i = 0; s->online_when.tags[i]; i++) free((char *)s->online_when.tags[i]);
-        free((void *)s->online_when.tags);
-    }
+    mk_when_free(&s->online_when);
     mk_readyfd_close(&s->ready);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
@@ -535,24 +532,6 @@ typedef struct open_arg {
     mk_error_t err;
 } open_arg_t;
 
-static int copy_when(mk_when_t *dst, const mk_when_t *src) {
-    *dst = *src;
-    dst->tags = NULL;
-    if (!src->tags) return MK_OK;
-    size_t n = 0;
-    while (src->tags[n]) n++;
-    const char **t = calloc(n + 1, sizeof *t);
-    if (!t) return MK_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        if (!(t[i] = strdup(src->tags[i]))) {
-            for (size_t j = 0; j < i; j++) free((char *)t[j]);
-            free(t);
-            return MK_ENOMEM;
-        }
-    dst->tags = t;
-    return MK_OK;
-}
-
 static mk_sink_t *sink_new(mk_streams_t *st, const mk_id_t *id, const mk_producer_config_t *cfg, mk_error_t *e) {
     mk_sink_t *s = calloc(1, sizeof *s);
     if (!s) {
@@ -575,7 +554,7 @@ static mk_sink_t *sink_new(mk_streams_t *st, const mk_id_t *id, const mk_produce
     atomic_init(&s->handles, 0);
     s->opened_ms = mk_streams_now_ms();
     s->queue = calloc(s->cfg.buffer_size, sizeof *s->queue);
-    if (!s->queue || copy_when(&s->online_when, s->cfg.online_when ? s->cfg.online_when : &dflt) != MK_OK ||
+    if (!s->queue || mk_when_copy(&s->online_when, s->cfg.online_when ? s->cfg.online_when : &dflt) != MK_OK ||
         mk_readyfd_init(&s->ready) != MK_OK) {
         sink_destroy(s);
         MK_ERR(e, MK_ENOMEM, "out of memory");

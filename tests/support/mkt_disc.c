@@ -134,3 +134,19 @@ bool mkt_disc_wait_event(mk_discovery_events_t *s, mk_peer_event_kind_t kind, co
         mk_peer_event_clear(out);
     }
 }
+
+void mkt_disc_cluster(mk_network_t **nets, size_t n, char *boot) {
+    char addr[MK_ADDR_STR_MAX];
+    nets[0] = mkt_disc_node(NULL, NULL);
+    mkt_disc_addr(nets[0], addr, sizeof addr);
+    if (boot) memcpy(boot, addr, sizeof addr);
+    for (size_t i = 1; i < n; i++) nets[i] = mkt_disc_node(addr, NULL);
+    mkt_disc_wait_complete(nets, n, 5);
+}
+
+void mkt_disc_free_all(mk_network_t **nets, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        mk_network_free(nets[i]);
+        nets[i] = NULL;
+    }
+}

@@ -23,6 +23,11 @@ void mkt_disc_wait_complete(mk_network_t *const *nets, size_t n, double secs);
 bool mkt_disc_overlay_connected(mk_network_t *const *nets, size_t n);
 /* The entry of `peer` in n's current catalog (new reference) or NULL. */
 const mk_peer_entry_t *mkt_disc_entry(mk_network_t *n, const mk_peer_id_t *peer);
+/* Starts n nodes (n ≤ cap of nets) that all bootstrap from nets[0] and waits ≤ T(5) for complete
+ * catalogs; the contact address goes to boot (MK_ADDR_STR_MAX bytes) when boot is not NULL. */
+void mkt_disc_cluster(mk_network_t **nets, size_t n, char *boot);
+/* Frees nets[0..n) (NULL entries skipped) and sets them to NULL. */
+void mkt_disc_free_all(mk_network_t **nets, size_t n);
 /* Frees a node without a departure or Close frames (sockets cut), like a crash. */
 void mkt_network_kill(mk_network_t *n);
 /* Waits ≤ T(secs) for an event of `kind` about `peer` on s (other events are skipped); fills *out

@@ -18,20 +18,11 @@
 #define N 3
 static mk_network_t *nets[N];
 
-static void start(size_t n) {
-    nets[0] = mkt_disc_node(NULL, NULL);
-    char boot[MK_ADDR_STR_MAX];
-    mkt_disc_addr(nets[0], boot, sizeof boot);
-    for (size_t i = 1; i < n; i++) nets[i] = mkt_disc_node(boot, NULL);
-    mkt_disc_wait_complete(nets, n, 5);
-}
+static void start(size_t n) { mkt_disc_cluster(nets, n, NULL); }
 
 static int teardown(void **state) {
     (void)state;
-    for (int i = 0; i < N; i++) {
-        mk_network_free(nets[i]);
-        nets[i] = NULL;
-    }
+    mkt_disc_free_all(nets, N);
     return 0;
 }
 
