@@ -141,6 +141,14 @@ int mk_producer_try_send(mk_producer_t *p, const void *data, size_t len, mk_erro
 /* Waits up to timeout_ms (-1 = forever; 0 = try_send) to be online with room, then queues a copy.
  * MK_ETIMEDOUT, MK_ECLOSED; MK_EDEADLK on the loop thread. The caller keeps its datum on failure. */
 int mk_producer_send(mk_producer_t *p, const void *data, size_t len, int timeout_ms, mk_error_t *e);
+/* Queues v[0..n) in order, waiting as send does for each; *accepted (may be NULL) tells how many were
+ * taken (a prefix) when it fails. */
+typedef struct mk_send_item {
+    const void *data;
+    size_t len;
+} mk_send_item_t;
+int mk_producer_send_many(mk_producer_t *p, const mk_send_item_t *v, size_t n, size_t *accepted, int timeout_ms,
+                          mk_error_t *e);
 /* Readable while try_send would be accepted. */
 int mk_producer_fd(const mk_producer_t *p);
 int mk_producer_stats(const mk_producer_t *p, mk_producer_stats_t *out);
@@ -186,6 +194,8 @@ mk_id_t mk_consumer_stream_id(const mk_consumer_t *c);
 int mk_consumer_recv(mk_consumer_t *c, mk_datum_t *out, int timeout_ms, mk_error_t *e);
 /* The same without waiting: MK_EAGAIN when empty. */
 int mk_consumer_try_recv(mk_consumer_t *c, mk_datum_t *out);
+/* Up to max datums into out[0..*n): waits like recv for the first, takes the rest without waiting. */
+int mk_consumer_recv_many(mk_consumer_t *c, mk_datum_t *out, size_t max, size_t *n, int timeout_ms, mk_error_t *e);
 /* Readable exactly while the queue is non-empty or the consumer is closed. */
 int mk_consumer_fd(const mk_consumer_t *c);
 int mk_consumer_stats(const mk_consumer_t *c, mk_stream_stats_t *total);

@@ -734,6 +734,17 @@ int mk_consumer_recv(mk_consumer_t *c, mk_datum_t *out, int timeout_ms, mk_error
 
 int mk_consumer_try_recv(mk_consumer_t *c, mk_datum_t *out) { return mk_consumer_recv(c, out, 0, NULL); }
 
+int mk_consumer_recv_many(mk_consumer_t *c, mk_datum_t *out, size_t max, size_t *n, int timeout_ms, mk_error_t *e) {
+    if (!n || (!out && max)) return MK_ERR(e, MK_EINVAL, "recv_many: NULL argument");
+    *n = 0;
+    if (!max) return MK_OK;
+    int rc = mk_consumer_recv(c, &out[0], timeout_ms, e);
+    if (rc != MK_OK) return rc;
+    *n = 1;
+    while (*n < max && mk_consumer_try_recv(c, &out[*n]) == MK_OK) (*n)++;
+    return MK_OK;
+}
+
 int mk_consumer_fd(const mk_consumer_t *c) { return c ? mk_readyfd_fd(&c->ready) : -1; }
 
 int mk_consumer_stats(const mk_consumer_t *c, mk_stream_stats_t *total) {

@@ -704,6 +704,21 @@ int mk_producer_send(mk_producer_t *p, const void *data, size_t len, int timeout
     return send_impl(p, data, len, timeout_ms, e);
 }
 
+int mk_producer_send_many(mk_producer_t *p, const mk_send_item_t *v, size_t n, size_t *accepted, int timeout_ms,
+                          mk_error_t *e) {
+    if (accepted) *accepted = 0;
+    if (!v && n) return MK_ERR(e, MK_EINVAL, "send_many: items are NULL");
+    int64_t deadline = timeout_ms < 0 ? -1 : mk_deadline_from(timeout_ms);
+    for (size_t i = 0; i < n; i++) {
+        int left = timeout_ms < 0 ? -1 : timeout_ms == 0 ? 0 : (int)(deadline - mk_now_ms());
+        if (timeout_ms > 0 && left < 1) left = 1;
+        int rc = send_impl(p, v[i].data, v[i].len, left, e);
+        if (rc != MK_OK) return rc;
+        if (accepted) *accepted = i + 1;
+    }
+    return MK_OK;
+}
+
 int mk_producer_fd(const mk_producer_t *p) { return p ? mk_readyfd_fd(&p->sink->ready) : -1; }
 
 int mk_producer_stats(const mk_producer_t *p, mk_producer_stats_t *out) {

@@ -65,6 +65,21 @@ static void one_producer_two_consumers_get_every_datum_in_order(void **state) {
     assert_int_equal(mk_producer_stats(p, &ps), MK_OK);
     assert_int_equal(ps.accepted, 100);
     assert_int_equal(ps.total.datums, 200);  /* 100 to each channel */
+    /* vectors both ways */
+    mk_send_item_t items[3] = {{"a", 1}, {"bb", 2}, {"ccc", 3}};
+    size_t taken = 0;
+    assert_int_equal(mk_producer_send_many(p, items, 3, &taken, mkt_ms(2000), &e), MK_OK);
+    assert_int_equal(taken, 3);
+    mk_datum_t many[8];
+    size_t got = 0, total = 0;
+    while (total < 3) {
+        assert_int_equal(mk_consumer_recv_many(c1, many, 8, &got, mkt_ms(2000), &e), MK_OK);
+        for (size_t i = 0; i < got; i++) {
+            assert_int_equal(many[i].len, total + i + 1);
+            mk_datum_free(&many[i]);
+        }
+        total += got;
+    }
     mk_consumer_free(c1);
     mk_consumer_free(c2);
     mk_producer_free(p);
