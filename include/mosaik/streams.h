@@ -247,6 +247,11 @@ mk_producer_t *mk_producer_open_def(mk_network_t *n, const mk_stream_def_t *d, c
 mk_consumer_t *mk_consumer_open_def(mk_network_t *n, const mk_stream_def_t *d, const mk_consumer_config_t *extra,
                                     mk_error_t *e);
 
+/* Opens from a def and waits up to timeout_ms for the online condition (NULL + MK_ETIMEDOUT, the
+ * handle freed, when it does not hold in time). */
+mk_producer_t *mk_producer_open_online(mk_network_t *n, const mk_stream_def_t *d, int timeout_ms, mk_error_t *e);
+mk_consumer_t *mk_consumer_open_online(mk_network_t *n, const mk_stream_def_t *d, int timeout_ms, mk_error_t *e);
+
 /* ---- status ---- */
 
 /* Whether the online condition holds now (producer default: ≥ 1 consumer; consumer: always). */

@@ -101,6 +101,7 @@ static void consumer_status(mk_consumer_t *c) {
     mk_catalog_t *cat;
     size_t n = connected_infos(c, &infos, &cat);
     bool online = mk_when_eval(&c->online_when, infos, n);
+    mk_gauge_set(c->m_producers, (int64_t)n);
     pthread_mutex_lock(&c->mu);
     if (online != c->online) {
         c->online = online;
@@ -257,6 +258,10 @@ static void deliver(mk_cchan_t *ch, mk_bytes_t datum) {
     mk_consumer_t *c = ch->c;
     ch->stats.datums++;
     ch->stats.bytes += datum.len;
+    mk_counter_add(c->m_items, 1);
+    mk_counter_add(c->m_bytes, datum.len);
+    mk_counter_add(c->st->m_datums, 1);
+    mk_counter_add(c->st->m_bytes, datum.len);
     if (ch->backoff.streak_start_ms) mk_backoff_reset(&ch->backoff);  /* a datum ends a failure streak */
     if (c->cfg.on_datum) {
         mk_datum_t d = {datum.ptr, datum.len, ch->peer, ch->id, NULL};
@@ -517,6 +522,8 @@ void mk_consumers_tick(mk_streams_t *st) {
 /* ---- closing ---- */
 
 static void close_loop(mk_streams_t *st, mk_consumer_t *c) {
+    mk_gauge_add(c->m_active, -1);
+    mk_gauge_set(c->m_producers, 0);
     for (mk_consumer_t **pp = &st->consumers; *pp; pp = &(*pp)->next)
         if (*pp == c) {
             *pp = c->next;
@@ -586,6 +593,14 @@ static void open_cmd(mk_network_t *n, void *arg) {
     mk_consumer_t *c = a->out;
     c->st = st;
     c->n = n;
+    char sid[MK_ID_SHORT_LEN + 1];
+    const char *kv[] = {"stream", mk_id_short(&c->id, sid), NULL};
+    mk_registry_t *r = mk_net_registry(n);
+    c->m_active = mk_metrics_gauge(r, "mosaik_streams_consumers_active", kv);
+    c->m_producers = mk_metrics_gauge(r, "mosaik_streams_consumer_producers", kv);
+    c->m_items = mk_metrics_counter(r, "mosaik_streams_consumer_items_received", kv);
+    c->m_bytes = mk_metrics_counter(r, "mosaik_streams_consumer_bytes_received", kv);
+    mk_gauge_add(c->m_active, 1);
     c->next = st->consumers;
     st->consumers = c;
     a->rc = MK_OK;

@@ -121,3 +121,21 @@ mk_consumer_t *mk_consumer_open_def(mk_network_t *n, const mk_stream_def_t *d, c
     mk_id_t id = mk_stream_def_id(d);
     return mk_consumer_open_id(n, &id, &cfg, e);
 }
+
+mk_producer_t *mk_producer_open_online(mk_network_t *n, const mk_stream_def_t *d, int timeout_ms, mk_error_t *e) {
+    mk_producer_t *p = mk_producer_open_def(n, d, NULL, e);
+    if (p && mk_producer_wait_online(p, timeout_ms, e) != MK_OK) {
+        mk_producer_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+mk_consumer_t *mk_consumer_open_online(mk_network_t *n, const mk_stream_def_t *d, int timeout_ms, mk_error_t *e) {
+    mk_consumer_t *c = mk_consumer_open_def(n, d, NULL, e);
+    if (c && mk_consumer_wait_online(c, timeout_ms, e) != MK_OK) {
+        mk_consumer_free(c);
+        return NULL;
+    }
+    return c;
+}

@@ -67,6 +67,7 @@ static void sink_status(mk_sink_t *s) {
     mk_catalog_t *cat;
     size_t n = connected_infos(s, &infos, &cat);
     bool online = mk_when_eval(&s->online_when, infos, n);
+    mk_gauge_set(s->m_consumers, (int64_t)s->nchans);
     pthread_mutex_lock(&s->mu);
     if (online != s->online) {
         s->online = online;
@@ -161,7 +162,9 @@ static void gate_revoked(void *ctx, const mk_ticket_verdict_t *why) {
 }
 
 static void refuse(mk_pchan_t *c, mk_sink_t *s, uint32_t code, const char *why) {
+    mk_counter_add(c->st->m_links_rejected, 1);
     if (s) {
+        mk_counter_add(s->m_rejected, 1);
         pthread_mutex_lock(&s->mu);
         s->stats.refused++;
         pthread_mutex_unlock(&s->mu);
@@ -213,6 +216,8 @@ static void on_subscribe(mk_pchan_t *c, const mk_smsg_t *m) {
     c->next = s->chans;
     s->chans = c;
     s->nchans++;
+    mk_counter_add(s->m_accepted, 1);
+    mk_counter_add(st->m_links_accepted, 1);
     if (s->ntickets) {
         mk_ticket_gate_ops_t ops = {.latest = gate_latest, .revoked = gate_revoked};
         c->gate = mk_ticket_gate_new(mk_net_base(st->n), s->tickets, s->ntickets, &ops, c);
@@ -306,6 +311,10 @@ static int write_datum(mk_pchan_t *c, const mk_sdatum_t *d) {
     if (rc == MK_OK) {
         c->stats.datums++;
         c->stats.bytes += d->len;
+        mk_counter_add(c->sink->m_items, 1);
+        mk_counter_add(c->sink->m_bytes, d->len);
+        mk_counter_add(c->st->m_datums, 1);
+        mk_counter_add(c->st->m_bytes, d->len);
     }
     return rc;
 }
@@ -351,6 +360,7 @@ static bool make_pending(mk_sink_t *s, mk_pchan_t *c, mk_sdatum_t *d) {
         c->plen--;
         c->dropped_pending++;
         c->stats.dropped++;
+        mk_counter_add(s->m_dropped, 1);
     }
     atomic_fetch_add(&d->refs, 1);
     c->pend[(c->phead + c->plen) % cap] = d;
@@ -487,6 +497,7 @@ static void sink_close_loop(mk_streams_t *st, mk_sink_t *s, uint32_t code) {
             *pp = s->next;
             break;
         }
+    mk_gauge_add(st->m_sinks, -1);
     while (s->chans) chan_close(s->chans, code, code == MK_CLOSE_GRACEFUL_SHUTDOWN ? "producer closed" : "closing");
     if (s->drain_ev && evtimer_pending(s->drain_ev, NULL)) {
         event_del(s->drain_ev);
@@ -562,6 +573,15 @@ static mk_sink_t *sink_new(mk_streams_t *st, const mk_id_t *id, const mk_produce
     }
     s->cfg.online_when = &s->online_when;
     s->drain_ev = event_new(mk_net_base(st->n), -1, 0, on_drain_timer, s);
+    char sid[MK_ID_SHORT_LEN + 1];
+    const char *kv[] = {"stream", mk_id_short(&s->id, sid), NULL};
+    mk_registry_t *r = mk_net_registry(st->n);
+    s->m_consumers = mk_metrics_gauge(r, "mosaik_streams_producer_consumers", kv);
+    s->m_accepted = mk_metrics_counter(r, "mosaik_streams_producer_consumers_accepted", kv);
+    s->m_rejected = mk_metrics_counter(r, "mosaik_streams_producer_consumers_rejected", kv);
+    s->m_items = mk_metrics_counter(r, "mosaik_streams_producer_items_sent", kv);
+    s->m_bytes = mk_metrics_counter(r, "mosaik_streams_producer_bytes_sent", kv);
+    s->m_dropped = mk_metrics_counter(r, "mosaik_streams_producer_items_dropped", kv);
     for (size_t i = 0; i < s->ntickets; i++) {
         if (mk_ticket_validator_check(s->tickets[i], e) != MK_OK) {
             sink_destroy(s);
@@ -596,6 +616,7 @@ static void open_cmd(mk_network_t *n, void *arg) {
     }
     s->next = st->sinks;
     st->sinks = s;
+    mk_gauge_add(st->m_sinks, 1);
     mk_disc_local_stream(n, &s->id, true, 0, NULL);  /* consumers find us once the entry reaches them */
     sink_ref(s);
     atomic_fetch_add(&s->handles, 1);

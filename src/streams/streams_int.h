@@ -6,6 +6,7 @@
 #define MK_STREAMS_STREAMS_INT_H
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/readyfd.h"
 #include "discovery/ticket_gate.h"
 #include "mosaik/streams.h"
@@ -90,6 +91,8 @@ struct mk_sink {
     size_t nchans;            /* Connected */
     bool listed;              /* in the local entry */
     struct event *drain_ev;   /* continues a drain after the loop has flushed the links */
+    mk_gauge_t *m_consumers;
+    mk_counter_t *m_accepted, *m_rejected, *m_items, *m_bytes, *m_dropped;
     int64_t opened_ms;        /* Unix ms */
 
     pthread_mutex_t mu;
@@ -163,6 +166,8 @@ struct mk_consumer {
     mk_readyfd_t ready;       /* mu: readable while the queue is non-empty or closed */
     mk_waiter_t *waiters;     /* mu */
     mk_cond_obj_t *conds;     /* loop */
+    mk_gauge_t *m_producers, *m_active;
+    mk_counter_t *m_items, *m_bytes;
     mk_stream_stats_t total;  /* mu */
     int64_t opened_ms;
     _Atomic uint32_t refs;    /* the loop's (until closed) + the handle's + commands in flight */
@@ -185,6 +190,8 @@ struct mk_streams {
     bool stopping;
     uint64_t rng;
     int64_t last_reeval_ms;
+    mk_gauge_t *m_sinks;
+    mk_counter_t *m_links_accepted, *m_links_rejected, *m_datums, *m_bytes;
 };
 
 /* runtime.c */

@@ -64,6 +64,11 @@ static void one_producer_two_consumers_get_every_datum_in_order(void **state) {
     mk_producer_stats_t ps;
     assert_int_equal(mk_producer_stats(p, &ps), MK_OK);
     assert_int_equal(ps.accepted, 100);
+    /* the metrics agree */
+    assert_true(mkt_metric(nets[0], "mosaik_streams_producer_items_sent", NULL) == 200);
+    assert_true(mkt_metric(nets[0], "mosaik_streams_producer_consumers", NULL) == 2);
+    assert_true(mkt_metric(nets[1], "mosaik_streams_consumer_items_received", NULL) == 100);
+    assert_true(mkt_metric(nets[0], "mosaik_streams_producers_active", NULL) == 1);
     assert_int_equal(ps.total.datums, 200);  /* 100 to each channel */
     /* vectors both ways */
     mk_send_item_t items[3] = {{"a", 1}, {"bb", 2}, {"ccc", 3}};
