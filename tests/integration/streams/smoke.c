@@ -207,12 +207,81 @@ static void max_consumers_admits_exactly_that_many(void **state) {
     mk_producer_free(p);
 }
 
+/* §10.4: freeing the last handle withdraws the stream; the consumer sees 204 and is unsubscribed. */
+static bool lists_stream(mk_network_t *n, const char *name) {
+    const mk_peer_entry_t *me = mk_discovery_me(n);
+    mk_id_t id = mk_stream_id(name);
+    bool has = me && mk_peer_entry_has_stream(me, &id);
+    mk_peer_entry_unref(me);
+    return has;
+}
+
+static void freeing_the_last_handle_withdraws_the_stream(void **state) {
+    (void)state;
+    start(2);
+    mk_error_t e;
+    mk_producer_t *p1 = mk_producer_open(nets[0], "t.withdraw", NULL, &e), *p2 = mk_producer_open(nets[0], "t.withdraw", NULL, &e);
+    mk_consumer_t *c = mk_consumer_open(nets[1], "t.withdraw", NULL, &e);
+    assert_int_equal(mk_consumer_wait(c, MK_WHEN_SUBSCRIBED, mkt_ms(3000), &e), MK_OK);
+    MKT_WAIT_UNTIL(lists_stream(nets[0], "t.withdraw"), 1);
+    mk_producer_free(p1);  /* one handle left: it still sends */
+    assert_int_equal(mk_producer_send(p2, "still", 5, mkt_ms(1000), &e), MK_OK);
+    mk_datum_t d = MK_DATUM_INIT;
+    assert_int_equal(mk_consumer_recv(c, &d, mkt_ms(2000), &e), MK_OK);
+    mk_datum_free(&d);
+    mk_producer_free(p2);
+    MKT_WAIT_UNTIL(!lists_stream(nets[0], "t.withdraw"), 1);
+    assert_int_equal(mk_consumer_wait(c, MK_WHEN_UNSUBSCRIBED, mkt_ms(2000), &e), MK_OK);
+    mk_channel_info_t *v;
+    size_t n;
+    assert_int_equal(mk_consumer_producers(c, &v, &n, &e), MK_OK);
+    for (size_t i = 0; i < n; i++) assert_int_equal(v[i].stats.last_close, MK_CLOSE_GRACEFUL_SHUTDOWN);
+    mk_channel_info_free(v, n);
+    mk_consumer_free(c);
+}
+
+/* §10.20: three producers × 1000 datums; each of two consumers on one node gets all 3000, in order
+ * per producer. */
+static void many_producers_to_many_consumers(void **state) {
+    (void)state;
+    start(4);
+    mk_error_t e;
+    mk_producer_t *ps[3];
+    for (int i = 0; i < 3; i++) ps[i] = mk_producer_open(nets[i + 1], "t.many", NULL, &e);
+    mk_consumer_t *a = mk_consumer_open(nets[0], "t.many", NULL, &e), *b = mk_consumer_open(nets[0], "t.many", NULL, &e);
+    assert_int_equal(mk_consumer_wait(a, MK_WHEN_MIN(3), mkt_ms(5000), &e), MK_OK);
+    assert_int_equal(mk_consumer_wait(b, MK_WHEN_MIN(3), mkt_ms(5000), &e), MK_OK);
+    for (int k = 0; k < 1000; k++)
+        for (int i = 0; i < 3; i++) {
+            int tag[2] = {i, k};
+            assert_int_equal(mk_producer_send(ps[i], tag, sizeof tag, mkt_ms(2000), &e), MK_OK);
+        }
+    mk_consumer_t *cs[2] = {a, b};
+    for (int j = 0; j < 2; j++) {
+        int next[3] = {0, 0, 0};
+        for (int got = 0; got < 3000; got++) {
+            mk_datum_t d = MK_DATUM_INIT;
+            if (mk_consumer_recv(cs[j], &d, mkt_ms(3000), &e) != MK_OK) fail_msg("consumer %d after %d: %s", j, got, e.msg);
+            int tag[2];
+            memcpy(tag, d.data, sizeof tag);
+            assert_int_equal(tag[1], next[tag[0]]);  /* in order per producer */
+            next[tag[0]]++;
+            mk_datum_free(&d);
+        }
+    }
+    mk_consumer_free(a);
+    mk_consumer_free(b);
+    for (int i = 0; i < 3; i++) mk_producer_free(ps[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(one_producer_two_consumers_get_every_datum_in_order, teardown),
         cmocka_unit_test_teardown(streams_stay_apart_and_lone_producers_are_offline, teardown),
         cmocka_unit_test_teardown(freeing_the_network_wakes_blocked_calls, teardown),
         cmocka_unit_test_teardown(max_consumers_admits_exactly_that_many, teardown),
+        cmocka_unit_test_teardown(freeing_the_last_handle_withdraws_the_stream, teardown),
+        cmocka_unit_test_teardown(many_producers_to_many_consumers, teardown),
     };
     return mkt_run("integration.streams.smoke", tests, sizeof tests / sizeof tests[0]);
 }
