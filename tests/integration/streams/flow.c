@@ -188,11 +188,65 @@ static void a_lagging_consumer_is_cut_off_while_another_keeps_up(void **state) {
     mk_producer_free(p);
 }
 
+/* §10.17 with disconnect_lagging off: no 10_413; the slow consumer's received + dropped = sent. */
+static void with_lagging_off_the_slow_consumer_is_told_what_it_missed(void **state) {
+    (void)state;
+    start(3);
+    mk_error_t e;
+    mk_producer_config_t pc = {.buffer_size = 64, .disconnect_lagging = MK_TOGGLE_OFF};
+    mk_producer_t *p = mk_producer_open(nets[0], "t.dropping", &pc, &e);
+    mk_consumer_config_t slow = {.queue_datums = 16};
+    mk_consumer_t *a = mk_consumer_open(nets[1], "t.dropping", NULL, &e), *b = mk_consumer_open(nets[2], "t.dropping", &slow, &e);
+    assert_int_equal(mk_producer_wait(p, MK_WHEN_MIN(2), mkt_ms(3000), &e), MK_OK);
+    enum { TOTAL = 5000, SIZE = 4096 };
+    uint8_t *buf = calloc(1, SIZE);
+    int got = 0;
+    for (int i = 0; i < TOTAL; i++) {
+        memcpy(buf, &i, sizeof i);
+        assert_int_equal(mk_producer_send(p, buf, SIZE, mkt_ms(5000), &e), MK_OK);
+        while (i - got >= 256) {
+            mk_datum_t d = MK_DATUM_INIT;
+            assert_int_equal(mk_consumer_recv(a, &d, mkt_ms(5000), &e), MK_OK);
+            got++;
+            mk_datum_free(&d);
+        }
+    }
+    while (got < TOTAL) {
+        mk_datum_t d = MK_DATUM_INIT;
+        assert_int_equal(mk_consumer_recv(a, &d, mkt_ms(5000), &e), MK_OK);
+        got++;
+        mk_datum_free(&d);
+    }
+    long b_got = 0;
+    double t0 = mkt_now();
+    for (;;) {
+        mk_datum_t d = MK_DATUM_INIT;
+        while (mk_consumer_recv(b, &d, 200, &e) == MK_OK) {
+            b_got++;
+            mk_datum_free(&d);
+        }
+        mk_stream_stats_t bs = only_channel(b);
+        if ((uint64_t)b_got + bs.dropped == TOTAL) break;
+        if (mkt_now() - t0 > T(5)) fail_msg("slow consumer: %ld received + %llu dropped != %d", b_got,
+                                            (unsigned long long)bs.dropped, TOTAL);
+    }
+    mk_producer_stats_t ps;
+    mk_producer_stats(p, &ps);
+    assert_int_equal(ps.lagging_disconnects, 0);
+    assert_int_equal(only_channel(a).dropped, 0);
+    assert_true(only_channel(b).dropped > 0);
+    free(buf);
+    mk_consumer_free(a);
+    mk_consumer_free(b);
+    mk_producer_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(channel_statistics_count_what_was_sent, teardown),
         cmocka_unit_test_teardown(consumers_reconnect_after_cuts_and_restarts, teardown),
         cmocka_unit_test_teardown(a_lagging_consumer_is_cut_off_while_another_keeps_up, teardown),
+        cmocka_unit_test_teardown(with_lagging_off_the_slow_consumer_is_told_what_it_missed, teardown),
     };
     return mkt_run("integration.streams.flow", tests, sizeof tests / sizeof tests[0]);
 }
