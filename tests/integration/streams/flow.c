@@ -1,9 +1,12 @@
 /* integration/streams/flow — spec 30 §10 items 16–18 on loopback: per-channel and total statistics,
- * reconnection after cut sockets and after a producer restart with the same key, and a lagging
- * consumer disconnected with 10_413 (then reconnected) while a draining one gets every datum. */
+ * reconnection after cut sockets and after a producer restart with the same key, giving up after
+ * the backoff's max_elapsed when a producer vanishes without a close, and a lagging consumer
+ * disconnected with 10_413 (then reconnected) while a draining one gets every datum; with lagging
+ * disconnects off, the slow one is told how many it missed. */
 #include "support/mkt_disc.h"
 
 #include "mosaik/streams.h"
+#include "net/net.h"
 #include "streams/streams.h"
 
 #include <stdio.h>
@@ -128,6 +131,51 @@ static void consumers_reconnect_after_cuts_and_restarts(void **state) {
     mk_producer_free(p);
 }
 
+static mk_channel_state_t only_state(mk_consumer_t *c) {
+    mk_channel_info_t *v;
+    size_t n;
+    mk_error_t e;
+    assert_int_equal(mk_consumer_producers(c, &v, &n, &e), MK_OK);
+    mk_channel_state_t s = n ? v[0].state : MK_CHANNEL_TERMINATED;
+    mk_channel_info_free(v, n);
+    return s;
+}
+
+static void a_vanished_producer_is_given_up_after_max_elapsed(void **state) {
+    (void)state;
+    mk_secret_key_from_str("streams-flow-vanishing", &producer_key);
+    nets[0] = mkt_disc_node(NULL, NULL);
+    mkt_disc_addr(nets[0], boot, sizeof boot);
+    nets[1] = mkt_disc_node(boot, fixed_key);
+    mkt_disc_wait_complete(nets, 2, 5);
+    mk_error_t e;
+    mk_producer_t *p = mk_producer_open(nets[1], "t.vanish", NULL, &e);
+    mk_backoff_t give_up = {.initial_ms = 100, .max_interval_ms = 300, .max_elapsed_ms = 2000, .multiplier = 1.5,
+                            .randomization = 0.2};
+    mk_consumer_config_t cc = {.backoff = &give_up};
+    mk_consumer_t *c = mk_consumer_open(nets[0], "t.vanish", &cc, &e);
+    assert_int_equal(mk_consumer_wait(c, MK_WHEN_SUBSCRIBED, mkt_ms(3000), &e), MK_OK);
+    /* the producer's node dies without a close frame or a departure: every redial fails */
+    mk_producer_free(p);
+    double t0 = mkt_now();
+    mk_network_test_kill(nets[1]);
+    nets[1] = NULL;
+    MKT_WAIT_UNTIL(only_state(c) == MK_CHANNEL_TERMINATED, 6);
+    double gave_up = mkt_now() - t0;
+    assert_true(gave_up >= 1.8);
+    assert_true(gave_up <= 2.0 + T(1) + 0.5);
+    assert_false(mk_consumer_check(c, MK_WHEN_SUBSCRIBED));
+    /* its restart publishes a new entry version: the same consumer subscribes again */
+    nets[1] = mkt_disc_node(boot, fixed_key);
+    p = mk_producer_open(nets[1], "t.vanish", NULL, &e);
+    assert_int_equal(mk_consumer_wait(c, MK_WHEN_SUBSCRIBED, mkt_ms(5000), &e), MK_OK);
+    assert_int_equal(mk_producer_wait_online(p, mkt_ms(3000), &e), MK_OK);
+    assert_int_equal(mk_producer_send(p, "back", 4, mkt_ms(1000), &e), MK_OK);
+    recv_one(c, "back");
+    mk_consumer_free(c);
+    mk_producer_free(p);
+}
+
 static mk_consumer_t *slow_consumer;
 static bool drained_and_reconnected(void *arg) {
     (void)arg;
@@ -245,6 +293,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(channel_statistics_count_what_was_sent, teardown),
         cmocka_unit_test_teardown(consumers_reconnect_after_cuts_and_restarts, teardown),
+        cmocka_unit_test_teardown(a_vanished_producer_is_given_up_after_max_elapsed, teardown),
         cmocka_unit_test_teardown(a_lagging_consumer_is_cut_off_while_another_keeps_up, teardown),
         cmocka_unit_test_teardown(with_lagging_off_the_slow_consumer_is_told_what_it_missed, teardown),
     };

@@ -1,8 +1,8 @@
-/* integration/streams/rules — spec 30 §10 items 6, 10–12, 17, 18, 21 on loopback: require predicates
- * on both sides (a consumer that drops its tag is closed 10_403), tickets with a fake validator (an
- * expiring ticket closes the channel at expiry), undelivered datums with a full input queue,
- * callback mode and the readiness fd, reconnection after a cut socket, and a lagging consumer
- * disconnected with 10_413 while another keeps up. */
+/* integration/streams/rules — spec 30 §10 items 6, 10–13, 21 on loopback: require predicates
+ * on both sides (a consumer that drops its tag is closed 10_403), tickets with a fake validator on
+ * both sides (expiry closes the channel at expiry, renewal keeps it, two validators need both
+ * tickets, an expiring producer ticket makes the consumer leave with 102), undelivered datums with
+ * a full input queue, callback mode and the readiness fd, and RTT predicates. */
 #include "support/mkt_disc.h"
 
 #include "mosaik/streams.h"
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N 3
+#define N 4
 static mk_network_t *nets[N];
 
 static void start(size_t n) { mkt_disc_cluster(nets, n, NULL); }
@@ -92,13 +92,26 @@ static const mk_ticket_validator_vt_t test_vt = {
     .kind = "test", .class_id = test_class, .signature = test_sig, .validate = test_validate};
 static const mk_ticket_validator_t TEST_V = MK_TICKET_VALIDATOR(&test_vt, NULL);
 
-static void give_ticket(mk_network_t *n, int64_t expiry_ms) {
+static mk_id_t test_class_b(const void *cfg) {
+    (void)cfg;
+    return mk_id_from_str("test.ticket.b");
+}
+static mk_id_t test_sig_b(const void *cfg) {
+    (void)cfg;
+    return mk_id_from_str("test.ticket.b/v1");
+}
+static const mk_ticket_validator_vt_t test_vt_b = {
+    .kind = "test-b", .class_id = test_class_b, .signature = test_sig_b, .validate = test_validate};
+static const mk_ticket_validator_t TEST_B = MK_TICKET_VALIDATOR(&test_vt_b, NULL);
+
+static void give_ticket_of(mk_network_t *n, const char *cls, int64_t expiry_ms) {
     char data[40];
     snprintf(data, sizeof data, "ok:%lld", (long long)expiry_ms);
-    mk_ticket_t t = {mk_id_from_str("test.ticket"), (const uint8_t *)data, strlen(data)};
+    mk_ticket_t t = {mk_id_from_str(cls), (const uint8_t *)data, strlen(data)};
     mk_error_t e;
     assert_int_equal(mk_discovery_replace_ticket(n, &t, mkt_ms(2000), &e), MK_OK);
 }
+static void give_ticket(mk_network_t *n, int64_t expiry_ms) { give_ticket_of(n, "test.ticket", expiry_ms); }
 
 static int64_t wall_ms(void) {
     struct timespec ts;
@@ -125,10 +138,109 @@ static void tickets_admit_and_expire(void **state) {
     assert_true(at >= exp - 50);
     assert_true(at <= exp + (int64_t)(T(1) * 1000) + 500);
     assert_true(mk_consumer_check(c1, MK_WHEN_SUBSCRIBED));
-    /* an expired ticket is refused at the handshake */
+    /* the expired consumer is refused from now on: no resubscription within 2 s */
+    assert_int_equal(mk_consumer_wait(c2, MK_WHEN_SUBSCRIBED, 2000, &e), MK_ETIMEDOUT);
     mk_consumer_free(c2);
     mk_consumer_free(c1);
     mk_producer_free(p);
+}
+
+/* ---- tickets on the consumer side, two validators, renewal, an expiring producer ticket ---- */
+
+static _Atomic uint32_t producer_close_code;
+static _Atomic int64_t producer_close_at;
+static void on_producer_channel(void *ctx, const mk_channel_info_t *ch) {
+    (void)ctx;
+    if (ch->state != MK_CHANNEL_TERMINATED) return;
+    producer_close_code = ch->stats.last_close;
+    producer_close_at = wall_ms();
+}
+
+static bool connected_to(mk_consumer_t *c, mk_network_t *producer_node) {
+    mk_channel_info_t *v = NULL;
+    size_t n = 0;
+    mk_error_t e;
+    assert_int_equal(mk_consumer_producers(c, &v, &n, &e), MK_OK);
+    mk_peer_id_t want = mk_network_peer_id(producer_node);
+    bool found = false;
+    for (size_t i = 0; i < n; i++)
+        found |= v[i].state == MK_CHANNEL_CONNECTED && memcmp(&v[i].producer_id, &want, sizeof want) == 0;
+    mk_channel_info_free(v, n);
+    return found;
+}
+
+static void tickets_on_the_consumer_side_two_validators_and_renewal(void **state) {
+    (void)state;
+    start(4);
+    mk_error_t e;
+    /* n0: A forever; n1: A expired; n2: none; n3: A and B forever */
+    give_ticket(nets[0], 0);
+    give_ticket(nets[1], wall_ms() - 1000);
+    give_ticket(nets[3], 0);
+    give_ticket_of(nets[3], "test.ticket.b", 0);
+    mk_producer_config_t watch = {.on_channel = on_producer_channel};
+    mk_producer_t *p0 = mk_producer_open(nets[0], "t.ct", NULL, &e), *p1 = mk_producer_open(nets[1], "t.ct", NULL, &e),
+                  *p2 = mk_producer_open(nets[2], "t.ct", &watch, &e);
+    mk_consumer_config_t need_a = {.require_ticket = {&TEST_V}};
+    mk_consumer_t *c3 = mk_consumer_open(nets[3], "t.ct", &need_a, &e);
+    assert_non_null(c3);
+    /* the consumer subscribes to the valid producer only */
+    assert_int_equal(mk_producer_wait(p0, MK_WHEN_SUBSCRIBED, mkt_ms(3000), &e), MK_OK);
+    assert_int_equal(mk_producer_wait(p1, MK_WHEN_SUBSCRIBED, 1000, &e), MK_ETIMEDOUT);
+    assert_false(mk_producer_check(p2, MK_WHEN_SUBSCRIBED));
+    assert_true(connected_to(c3, nets[0]));
+    assert_false(connected_to(c3, nets[1]) || connected_to(c3, nets[2]));
+
+    /* two validators: only a consumer carrying both tickets is admitted */
+    mk_producer_config_t need_ab = {.require_ticket = {&TEST_V, &TEST_B}};
+    mk_producer_t *pab = mk_producer_open(nets[2], "t.ab", &need_ab, &e);
+    mk_consumer_t *only_a = mk_consumer_open(nets[0], "t.ab", NULL, &e), *both = mk_consumer_open(nets[3], "t.ab", NULL, &e);
+    assert_int_equal(mk_consumer_wait(both, MK_WHEN_SUBSCRIBED, mkt_ms(3000), &e), MK_OK);
+    assert_int_equal(mk_consumer_wait(only_a, MK_WHEN_SUBSCRIBED, 1000, &e), MK_ETIMEDOUT);
+    mk_producer_stats_t st;
+    mk_producer_stats(pab, &st);
+    assert_true(st.refused >= 1);
+    assert_true(mk_producer_check(pab, MK_WHEN_MIN(1)) && !mk_producer_check(pab, MK_WHEN_MIN(2)));
+
+    /* renewal: n1's consumer holds A until +3 s, renewed at +1 s for 60 s, still subscribed at +5 s;
+     * n2 (a producer) gets A until +3 s: the consumer on n3 subscribes, then closes it with 102 */
+    mk_producer_config_t gate_a = {.require_ticket = {&TEST_V}};
+    mk_producer_t *prenew = mk_producer_open(nets[0], "t.renew", &gate_a, &e);
+    int64_t t0 = wall_ms(), exp = t0 + 3000;
+    give_ticket(nets[1], exp);
+    give_ticket(nets[2], exp);
+    mk_consumer_t *c1 = mk_consumer_open(nets[1], "t.renew", NULL, &e);
+    assert_int_equal(mk_consumer_wait(c1, MK_WHEN_SUBSCRIBED, mkt_ms(3000), &e), MK_OK);
+    assert_int_equal(mk_producer_wait(p2, MK_WHEN_SUBSCRIBED, mkt_ms(3000), &e), MK_OK);
+    int64_t now = wall_ms();
+    if (now < t0 + 1000) {
+        struct timespec ts = {0, (long)(t0 + 1000 - now) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    give_ticket(nets[1], wall_ms() + 60000);
+    /* the producer-side ticket expiry: the consumer on n3 leaves n2 with 102 at about +3 s */
+    assert_int_equal(mk_producer_wait(p2, MK_WHEN_UNSUBSCRIBED, mkt_ms(6000), &e), MK_OK);
+    MKT_WAIT_UNTIL(producer_close_code != 0, 2);
+    assert_int_equal(producer_close_code, MK_CLOSE_CANCELLED);
+    assert_true(producer_close_at >= exp - 50);
+    assert_true(producer_close_at <= exp + (int64_t)(T(1) * 1000) + 500);
+    /* the renewed consumer stays subscribed past +5 s */
+    int64_t left = t0 + 5000 - wall_ms();
+    if (left > 0) assert_int_equal(mk_consumer_wait(c1, MK_WHEN_UNSUBSCRIBED, (int)left, &e), MK_ETIMEDOUT);
+    assert_true(mk_consumer_check(c1, MK_WHEN_SUBSCRIBED));
+    mk_stream_stats_t tot;
+    mk_consumer_stats(c1, &tot);
+    assert_int_equal(tot.reconnects, 0);
+
+    mk_consumer_free(c1);
+    mk_consumer_free(only_a);
+    mk_consumer_free(both);
+    mk_consumer_free(c3);
+    mk_producer_free(prenew);
+    mk_producer_free(pab);
+    mk_producer_free(p0);
+    mk_producer_free(p1);
+    mk_producer_free(p2);
 }
 
 /* ---- undelivered and a full input queue ---- */
@@ -265,6 +377,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(require_predicates_gate_both_sides, teardown),
         cmocka_unit_test_teardown(tickets_admit_and_expire, teardown),
+        cmocka_unit_test_teardown(tickets_on_the_consumer_side_two_validators_and_renewal, teardown),
         cmocka_unit_test_teardown(a_full_input_queue_says_full_and_undelivered_datums_reach_the_callback, teardown),
         cmocka_unit_test_teardown(callback_mode_and_the_readiness_fd, teardown),
         cmocka_unit_test_teardown(rtt_predicates_on_both_sides, teardown),
