@@ -1,4 +1,5 @@
-/* integration/streams/conditions — spec 30 §10 items 14–15 on loopback: condition objects over a
+/* integration/streams/conditions — spec 30 §10 items 9, 14–15 on loopback: producers' online_when
+ * by count and by tags across six nodes, condition objects over a
  * producer's consumers (each interval reported once; fresh objects report a current interval;
  * clones invert; the fd is readable exactly while poll would succeed; a callback reports each interval
  * once) and consumer conditions with tags. */
@@ -8,7 +9,7 @@
 
 #include <poll.h>
 
-#define N 4
+#define N 6
 static mk_network_t *nets[N];
 
 static void start(size_t n) { mkt_disc_cluster(nets, n, NULL); }
@@ -104,8 +105,67 @@ static void consumer_conditions_with_tags(void **state) {
     mk_producer_free(p1);
 }
 
+/* ---- online_when on producers (§10.9) ---- */
+
+static void open_all(mk_network_t *n, mk_consumer_t **out) {
+    mk_error_t e;
+    const char *names[] = {"t.ow.a", "t.ow.b", "t.ow.c"};
+    for (int i = 0; i < 3; i++) {
+        out[i] = mk_consumer_open(n, names[i], NULL, &e);
+        assert_non_null(out[i]);
+    }
+}
+
+static void producers_go_online_by_count_and_by_tags(void **state) {
+    (void)state;
+    start(6);
+    mk_error_t e;
+    const char *t2[] = {"tag2"};
+    assert_int_equal(mk_discovery_add_tags(nets[4], t2, 1, mkt_ms(2000), &e), MK_OK);
+    assert_int_equal(mk_discovery_add_tags(nets[5], t2, 1, mkt_ms(2000), &e), MK_OK);
+    mk_producer_config_t two = {.online_when = MK_WHEN_MIN(2)};
+    mk_producer_config_t tagged2 = {.online_when = MK_WHEN_TAGS(2, "tag2")};
+    mk_producer_t *a = mk_producer_open(nets[0], "t.ow.a", &two, &e), *b = mk_producer_open(nets[0], "t.ow.b", NULL, &e),
+                  *c = mk_producer_open(nets[1], "t.ow.c", &tagged2, &e);
+    assert_true(a && b && c);
+    mk_consumer_t *cs[6][3] = {{0}};
+    /* n2 (untagged): B online, A has one consumer and stays offline, C offline */
+    open_all(nets[2], cs[2]);
+    assert_int_equal(mk_producer_wait_online(b, mkt_ms(3000), &e), MK_OK);
+    assert_int_equal(mk_producer_wait(a, MK_WHEN_MIN(1), mkt_ms(3000), &e), MK_OK);
+    assert_int_equal(mk_producer_wait(c, MK_WHEN_MIN(1), mkt_ms(3000), &e), MK_OK);
+    assert_false(mk_producer_is_online(a));
+    assert_false(mk_producer_is_online(c));
+    /* n3 (untagged): A online from two consumers; C still offline */
+    open_all(nets[3], cs[3]);
+    assert_int_equal(mk_producer_wait_online(a, mkt_ms(3000), &e), MK_OK);
+    assert_int_equal(mk_producer_wait(c, MK_WHEN_MIN(2), mkt_ms(3000), &e), MK_OK);
+    assert_false(mk_producer_is_online(c));
+    /* n4 (tag2): C has three consumers, one tagged: offline */
+    open_all(nets[4], cs[4]);
+    assert_int_equal(mk_producer_wait(c, MK_WHEN_MIN(3), mkt_ms(3000), &e), MK_OK);
+    assert_false(mk_producer_is_online(c));
+    assert_int_equal(mk_producer_try_send(c, "x", 1, &e), MK_EOFFLINE);
+    /* n5 (tag2): C online */
+    open_all(nets[5], cs[5]);
+    assert_int_equal(mk_producer_wait_online(c, mkt_ms(3000), &e), MK_OK);
+    assert_true(mk_producer_is_online(a) && mk_producer_is_online(b));
+    /* n5 goes away: C offline within T(2), A and B stay online */
+    for (int i = 0; i < 3; i++) mk_consumer_free(cs[5][i]);
+    mk_network_free(nets[5]);
+    nets[5] = NULL;
+    MKT_WAIT_UNTIL(!mk_producer_is_online(c), 2);
+    assert_true(mk_producer_is_online(a) && mk_producer_is_online(b));
+    for (int n = 2; n <= 4; n++)
+        for (int i = 0; i < 3; i++) mk_consumer_free(cs[n][i]);
+    mk_producer_free(a);
+    mk_producer_free(b);
+    mk_producer_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(producers_go_online_by_count_and_by_tags, teardown),
         cmocka_unit_test_teardown(producer_conditions_report_each_interval_once, teardown),
         cmocka_unit_test_teardown(consumer_conditions_with_tags, teardown),
     };
