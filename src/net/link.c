@@ -22,6 +22,7 @@
 
 #define MK_READ_SLACK (64u * 1024u)
 #define MK_IO_BURST (256 * 1024)     /* bytes moved per socket wake-up and direction */
+#define MK_WRITE_CHUNK (16u * 1024u) /* one TLS record's worth of plaintext */
 #define MK_COPY_MAX (64u * 1024u)   /* outbox batches below this are copied, larger ones referenced */
 
 static void on_read(struct bufferevent *bev, void *arg);
@@ -638,6 +639,9 @@ int mk_link_writev(mk_link_t *l, const mk_bytes_t *parts, size_t nparts) {
         mk_counter_add(l->m.send_full, 1);
         return MK_EFULL;
     }
+    /* Small frames are coalesced: an empty output gets a 16 KiB chunk, and libevent sizes the chunks
+     * that follow like the last one, so the TLS writer sees full records instead of 1–4 KiB pieces. */
+    if (evbuffer_get_length(out) == 0 && total < MK_WRITE_CHUNK) evbuffer_expand(out, MK_WRITE_CHUNK);
     uint8_t h[4];
     mk_frame_header_encode(false, (uint32_t)total, h);
     evbuffer_add(out, h, 4);
