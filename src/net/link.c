@@ -642,10 +642,19 @@ int mk_link_writev(mk_link_t *l, const mk_bytes_t *parts, size_t nparts) {
     /* Small frames are coalesced: an empty output gets a 16 KiB chunk, and libevent sizes the chunks
      * that follow like the last one, so the TLS writer sees full records instead of 1–4 KiB pieces. */
     if (evbuffer_get_length(out) == 0 && total < MK_WRITE_CHUNK) evbuffer_expand(out, MK_WRITE_CHUNK);
-    uint8_t h[4];
-    mk_frame_header_encode(false, (uint32_t)total, h);
-    evbuffer_add(out, h, 4);
-    for (size_t i = 0; i < nparts; i++) evbuffer_add(out, parts[i].ptr, parts[i].len);
+    uint8_t small[4 + 508];
+    mk_frame_header_encode(false, (uint32_t)total, small);
+    if (total <= sizeof small - 4) {  /* one append (and one buffer callback) per small frame */
+        size_t at = 4;
+        for (size_t i = 0; i < nparts; i++) {
+            if (parts[i].len) memcpy(small + at, parts[i].ptr, parts[i].len);
+            at += parts[i].len;
+        }
+        evbuffer_add(out, small, at);
+    } else {
+        evbuffer_add(out, small, 4);
+        for (size_t i = 0; i < nparts; i++) evbuffer_add(out, parts[i].ptr, parts[i].len);
+    }
     atomic_fetch_add_explicit(&l->frames_out, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&l->bytes_out, total, memory_order_relaxed);
     mk_counter_add(l->m.frames_sent, 1);
