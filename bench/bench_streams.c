@@ -4,7 +4,8 @@
  * datums sent as fast as one send call per datum allows; latency: 1→1 at 10 000 datums/s with the
  * send time in each datum, one-way latency from CLOCK_MONOTONIC. One JSON line per row, then ratio
  * lines (libmosaik / ZeroMQ datums/s; libmosaik / NATS p50 and p99). --smoke runs 1 000 datums per
- * row to check the harness; a system whose library or server is missing prints "skipped". */
+ * row to check the harness; --row K and --system NAME narrow the run (for profiling); a system whose
+ * library or server is missing prints "skipped". */
 #include <mosaik/mosaik.h>
 
 #include <errno.h>
@@ -451,8 +452,13 @@ static void print_row(const row_t *r, bool skipped) {
 }
 
 int main(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
+    int only_row = -1;          /* --row K runs one row of the plan (0-5), for profiling */
+    const char *only_sys = NULL; /* --system NAME runs one system */
+    for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--smoke")) smoke = true;
+        else if (!strcmp(argv[i], "--row") && i + 1 < argc) only_row = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--system") && i + 1 < argc) only_sys = argv[++i];
+    }
     setenv("MK_DHT", "off", 0);
     signal(SIGPIPE, SIG_IGN);
     char nats_url[64] = "";
@@ -499,6 +505,7 @@ int main(int argc, char **argv) {
         double rate = lat ? (smoke ? 20000 : 10000) : 0, warmup = lat ? (smoke ? 0.01 : 2.0) : 0;
         if (plan[k].consumers == 8 && !smoke) count /= 4;  /* the 1→8 rows are CPU-bound on 2 cores */
         for (int s = 0; s < 3; s++) {
+            if ((only_row >= 0 && (size_t)only_row != k) || (only_sys && strcmp(only_sys, systems[s]))) continue;
             row_t *r = &rows[k][s];
             *r = (row_t){.system = systems[s], .scenario = plan[k].scenario, .size = plan[k].size, .consumers = plan[k].consumers};
             bool skipped = true;

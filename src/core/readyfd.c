@@ -10,6 +10,7 @@
 
 int mk_readyfd_init(mk_readyfd_t *r) {
     r->ready = false;
+    r->armed = true;
     r->rfd = r->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->rfd >= 0) return MK_OK;
     int p[2];
@@ -32,6 +33,7 @@ void mk_readyfd_close(mk_readyfd_t *r) {
 void mk_readyfd_set(mk_readyfd_t *r, bool ready) {
     if (r->rfd < 0 || r->ready == ready) return;
     r->ready = ready;
+    if (!r->armed) return;
     if (ready) {
         uint64_t one = 1;
         ssize_t w = write(r->wfd, &one, r->wfd == r->rfd ? sizeof one : 1);
@@ -41,4 +43,16 @@ void mk_readyfd_set(mk_readyfd_t *r, bool ready) {
         while (read(r->rfd, buf, sizeof buf) > 0) {
         }
     }
+}
+
+int mk_readyfd_arm(mk_readyfd_t *r) {
+    if (r->rfd >= 0 && !r->armed) {
+        r->armed = true;
+        if (r->ready) {
+            uint64_t one = 1;
+            ssize_t w = write(r->wfd, &one, r->wfd == r->rfd ? sizeof one : 1);
+            (void)w;
+        }
+    }
+    return r->rfd;
 }

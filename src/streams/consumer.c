@@ -651,6 +651,7 @@ mk_consumer_t *mk_consumer_open_id(mk_network_t *n, const mk_id_t *id, const mk_
     bool ok = c->queue && mk_readyfd_init(&c->ready) == MK_OK &&
               mk_when_copy(&c->online_when, c->cfg.online_when ? c->cfg.online_when : &dflt_when) == MK_OK;
     c->cfg.online_when = &c->online_when;
+    if (ok) mk_readyfd_disarm(&c->ready);  /* flips per datum: armed by the first mk_consumer_fd */
     if (!ok) {
         consumer_destroy(c);
         MK_ERR(e, MK_ENOMEM, "out of memory");
@@ -760,7 +761,14 @@ int mk_consumer_recv_many(mk_consumer_t *c, mk_datum_t *out, size_t max, size_t 
     return MK_OK;
 }
 
-int mk_consumer_fd(const mk_consumer_t *c) { return c ? mk_readyfd_fd(&c->ready) : -1; }
+int mk_consumer_fd(const mk_consumer_t *c) {
+    if (!c) return -1;
+    mk_consumer_t *m = (mk_consumer_t *)c;  /* arming changes no observable state */
+    pthread_mutex_lock(&m->mu);
+    int fd = mk_readyfd_arm(&m->ready);
+    pthread_mutex_unlock(&m->mu);
+    return fd;
+}
 
 int mk_consumer_stats(const mk_consumer_t *c, mk_stream_stats_t *total) {
     if (!c || !total) return MK_EINVAL;

@@ -572,6 +572,7 @@ static mk_sink_t *sink_new(mk_streams_t *st, const mk_id_t *id, const mk_produce
         return NULL;
     }
     s->cfg.online_when = &s->online_when;
+    mk_readyfd_disarm(&s->ready);  /* flips per send when full: armed by the first mk_producer_fd */
     s->drain_ev = event_new(mk_net_base(st->n), -1, 0, on_drain_timer, s);
     char sid[MK_ID_SHORT_LEN + 1];
     const char *kv[] = {"stream", mk_id_short(&s->id, sid), NULL};
@@ -740,7 +741,13 @@ int mk_producer_send_many(mk_producer_t *p, const mk_send_item_t *v, size_t n, s
     return MK_OK;
 }
 
-int mk_producer_fd(const mk_producer_t *p) { return p ? mk_readyfd_fd(&p->sink->ready) : -1; }
+int mk_producer_fd(const mk_producer_t *p) {
+    if (!p) return -1;
+    pthread_mutex_lock(&p->sink->mu);
+    int fd = mk_readyfd_arm(&p->sink->ready);
+    pthread_mutex_unlock(&p->sink->mu);
+    return fd;
+}
 
 int mk_producer_stats(const mk_producer_t *p, mk_producer_stats_t *out) {
     if (!p || !out) return MK_EINVAL;
