@@ -401,14 +401,18 @@ static void pchan_on_writable(mk_link_t *l, void *ctx) {
 
 static void drain_dispose(void *arg);
 
-/* Takes one batch of the input queue and fans it out. When more is queued the drain is posted again
- * rather than looped, so the event loop flushes the links' output between batches. */
+/* Takes one batch of the input queue (≤ 256 datums, ≤ 128 KiB) and fans it out. When more is queued
+ * the drain is posted again rather than looped, so the event loop flushes the links' output between
+ * batches. */
+#define MK_DRAIN_DATUMS 256
+#define MK_DRAIN_BYTES (128u * 1024u)
 static void drain(mk_network_t *n, void *arg) {
     mk_sink_t *s = arg;
-    mk_sdatum_t *batch[64];
-    size_t k = 0;
+    mk_sdatum_t *batch[MK_DRAIN_DATUMS];
+    size_t k = 0, bytes = 0;
     pthread_mutex_lock(&s->mu);
-    while (k < 64 && s->qlen) {
+    while (k < MK_DRAIN_DATUMS && bytes < MK_DRAIN_BYTES && s->qlen) {
+        bytes += s->queue[s->qhead]->len;
         batch[k++] = s->queue[s->qhead];
         s->qhead = (s->qhead + 1) % s->cfg.buffer_size;
         s->qlen--;
