@@ -401,11 +401,11 @@ static void pchan_on_writable(mk_link_t *l, void *ctx) {
 
 static void drain_dispose(void *arg);
 
-/* Takes one batch of the input queue (≤ 256 datums, ≤ 128 KiB) and fans it out. When more is queued
+/* Takes one batch of the input queue (≤ 256 datums, ≤ 1 MiB) and fans it out. When more is queued
  * the drain is posted again rather than looped, so the event loop flushes the links' output between
  * batches. */
 #define MK_DRAIN_DATUMS 256
-#define MK_DRAIN_BYTES (128u * 1024u)
+#define MK_DRAIN_BYTES (1024u * 1024u)
 static void drain(mk_network_t *n, void *arg) {
     mk_sink_t *s = arg;
     mk_sdatum_t *batch[MK_DRAIN_DATUMS];
