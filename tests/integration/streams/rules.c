@@ -1,7 +1,8 @@
 /* integration/streams/rules — spec 30 §10 items 6, 10–13, 21 on loopback: require predicates
  * on both sides (a consumer that drops its tag is closed 10_403), tickets with a fake validator on
  * both sides (expiry closes the channel at expiry, renewal keeps it, two validators need both
- * tickets, an expiring producer ticket makes the consumer leave with 102), undelivered datums with
+ * tickets, an expiring producer ticket makes the consumer leave with 102), the same gate with a real
+ * ES256 JWT validator (a forged token never gets in, exp closes the channel on time), undelivered datums with
  * a full input queue, callback mode and the readiness fd, and RTT predicates. */
 #include "support/mkt_disc.h"
 
@@ -243,6 +244,69 @@ static void tickets_on_the_consumer_side_two_validators_and_renewal(void **state
     mk_producer_free(p2);
 }
 
+/* ---- the same gate with a real JWT validator (ES256) ---- */
+
+static void give_jwt(mk_network_t *n, const mk_jwt_signer_t *issuer, mk_expiration_t expires_at) {
+    mk_error_t e;
+    mk_peer_id_t id = mk_network_peer_id(n);
+    mk_jwt_builder_t b = {.signer = issuer, .issuer = "streams-test", .audience = "t.jwt", .expires_at = expires_at};
+    mk_ticket_t *t = NULL;
+    assert_int_equal(mk_jwt_build_ticket(&b, &id, wall_ms(), &t, &e), MK_OK);
+    assert_int_equal(mk_discovery_add_ticket(n, t, mkt_ms(2000), &e), MK_OK);
+    mk_ticket_free(t);
+}
+
+static void a_jwt_ticket_admits_and_its_expiry_closes_the_channel(void **state) {
+    (void)state;
+    start(4);
+    mk_error_t e;
+    mk_jwt_signer_t *issuer = mk_jwt_signer_generate(MK_JWT_ES256, &e), *forger = mk_jwt_signer_generate(MK_JWT_ES256, &e);
+    assert_true(issuer && forger);
+    uint8_t pub[128];
+    size_t pub_len = mk_jwt_signer_public(issuer, pub, sizeof pub);
+    mk_jwt_config_t vc = {.keys = {MK_JWT_KEY_RAW(MK_JWT_ES256, pub, pub_len)}, .issuers = {"streams-test"},
+                          .audiences = {"t.jwt"}};
+    const mk_ticket_validator_t *v = mk_jwt_validator_new(&vc, &e);
+    assert_non_null(v);
+    mk_producer_config_t pc = {.require_ticket = {v}};
+    mk_producer_t *p = mk_producer_open(nets[0], "t.jwt", &pc, &e);
+    assert_non_null(p);
+    mk_ticket_validator_unref(v);  /* the producer holds its own reference */
+    /* n1: an hour; n2: exp a few whole seconds ahead (JWT exp has second resolution); n3: forged */
+    give_jwt(nets[1], issuer, wall_ms() + 3600 * 1000);
+    int64_t exp = (wall_ms() / 1000 + 4) * 1000;
+    give_jwt(nets[2], issuer, exp);
+    give_jwt(nets[3], forger, wall_ms() + 3600 * 1000);
+    mk_consumer_t *c1 = mk_consumer_open(nets[1], "t.jwt", NULL, &e), *c2 = mk_consumer_open(nets[2], "t.jwt", NULL, &e),
+                  *c3 = mk_consumer_open(nets[3], "t.jwt", NULL, &e);
+    assert_int_equal(mk_consumer_wait(c1, MK_WHEN_SUBSCRIBED, mkt_ms(3000), &e), MK_OK);
+    assert_int_equal(mk_consumer_wait(c2, MK_WHEN_SUBSCRIBED, mkt_ms(3000), &e), MK_OK);
+    assert_true(wall_ms() < exp);
+    assert_int_equal(mk_producer_send(p, "ok", 2, mkt_ms(1000), &e), MK_OK);
+    mk_datum_t d = MK_DATUM_INIT;
+    assert_int_equal(mk_consumer_recv(c2, &d, mkt_ms(2000), &e), MK_OK);
+    mk_datum_free(&d);
+    /* the forged token never gets in */
+    assert_false(mk_consumer_check(c3, MK_WHEN_SUBSCRIBED));
+    /* exp passes: the producer closes c2's channel then, with no traffic to prompt it */
+    assert_int_equal(mk_consumer_wait(c2, MK_WHEN_UNSUBSCRIBED, mkt_ms(8000), &e), MK_OK);
+    int64_t at = wall_ms();
+    assert_true(at >= exp - 50);
+    assert_true(at <= exp + (int64_t)(T(1) * 1000) + 500);
+    assert_true(mk_consumer_check(c1, MK_WHEN_SUBSCRIBED));
+    assert_false(mk_consumer_check(c3, MK_WHEN_SUBSCRIBED));
+    assert_int_equal(mk_consumer_wait(c2, MK_WHEN_SUBSCRIBED, 2000, &e), MK_ETIMEDOUT);
+    mk_producer_stats_t st;
+    mk_producer_stats(p, &st);
+    assert_true(st.refused >= 1);  /* the forger, at least */
+    mk_consumer_free(c1);
+    mk_consumer_free(c2);
+    mk_consumer_free(c3);
+    mk_producer_free(p);
+    mk_jwt_signer_free(issuer);
+    mk_jwt_signer_free(forger);
+}
+
 /* ---- undelivered and a full input queue ---- */
 
 typedef struct und {
@@ -378,6 +442,7 @@ int main(void) {
         cmocka_unit_test_teardown(require_predicates_gate_both_sides, teardown),
         cmocka_unit_test_teardown(tickets_admit_and_expire, teardown),
         cmocka_unit_test_teardown(tickets_on_the_consumer_side_two_validators_and_renewal, teardown),
+        cmocka_unit_test_teardown(a_jwt_ticket_admits_and_its_expiry_closes_the_channel, teardown),
         cmocka_unit_test_teardown(a_full_input_queue_says_full_and_undelivered_datums_reach_the_callback, teardown),
         cmocka_unit_test_teardown(callback_mode_and_the_readiness_fd, teardown),
         cmocka_unit_test_teardown(rtt_predicates_on_both_sides, teardown),
