@@ -551,6 +551,7 @@ static void on_read(struct bufferevent *bev, void *arg) {
     while ((l->phase == MK_LINK_OPEN || l->phase == MK_LINK_HELLO) && !l->paused_by_user && !l->paused_by_queue) {
         if (!parse_one(l, in)) break;
     }
+    if (l->phase == MK_LINK_OPEN && l->ops && l->ops->on_read_end) l->ops->on_read_end(l, l->ctx);
     if (l->phase == MK_LINK_CLOSING && l->bev) {  /* after our Close, ignore input but watch for the peer's */
         struct evbuffer *input = bufferevent_get_input(l->bev);
         evbuffer_drain(input, evbuffer_get_length(input));

@@ -37,6 +37,8 @@ typedef struct mk_link_ops {
     void (*on_writable)(mk_link_t *l, void *ctx);
     /* The link ended. Called once; the handle stays valid until mk_link_release. */
     void (*on_close)(mk_link_t *l, void *ctx, uint32_t code, bool remote, const char *reason);
+    /* Optional: the frames of one socket read were all delivered (batch wake-ups here). */
+    void (*on_read_end)(mk_link_t *l, void *ctx);
 } mk_link_ops_t;
 
 typedef void (*mk_accept_fn)(mk_network_t *n, void *ctx, mk_link_t *l);  /* takes a reference */

@@ -136,7 +136,18 @@ static void emit(mk_cchan_t *ch) {
     c->cfg.on_channel(c->cfg.on_channel_ctx, &info);
 }
 
+/* Wakes receivers (fd and condition variable) once for the datums queued since the last wake-up. */
+static void wake_receivers(mk_consumer_t *c) {
+    if (!c->wake_pending) return;
+    c->wake_pending = false;
+    pthread_mutex_lock(&c->mu);
+    mk_readyfd_set(&c->ready, c->qlen > 0 || c->closed);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
 static void drop_link(mk_cchan_t *ch, uint32_t code, const char *why) {
+    wake_receivers(ch->c);  /* a read cut short by the close still delivers what it queued */
     mk_link_t *l = ch->link;
     ch->link = NULL;
     ch->link_open = false;
@@ -284,9 +295,8 @@ static void deliver(mk_cchan_t *ch, mk_bytes_t datum) {
     c->qlen++;
     c->qbytes += datum.len;
     bool full = c->qlen >= c->qcap || c->qbytes >= c->cfg.queue_bytes;
-    mk_readyfd_set(&c->ready, true);
-    pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
+    c->wake_pending = true;  /* receivers are woken once per socket read: cchan_on_read_end */
     if (full && !c->paused) {  /* back-pressure: stop reading Connected links until half drained */
         c->paused = true;
         for (mk_cchan_t *x = c->chans; x; x = x->next)
@@ -366,7 +376,14 @@ static void cchan_on_close(mk_link_t *l, void *ctx, uint32_t code, bool remote, 
     }
 }
 
-static const mk_link_ops_t cchan_ops = {.on_open = cchan_on_open, .on_frame = cchan_on_frame, .on_close = cchan_on_close};
+/* One wake-up (fd and condition variable) for all the datums of one socket read. */
+static void cchan_on_read_end(mk_link_t *l, void *ctx) {
+    (void)l;
+    wake_receivers(((mk_cchan_t *)ctx)->c);
+}
+
+static const mk_link_ops_t cchan_ops = {.on_open = cchan_on_open, .on_frame = cchan_on_frame, .on_close = cchan_on_close,
+                                        .on_read_end = cchan_on_read_end};
 
 static void dial(mk_cchan_t *ch) {
     mk_consumer_t *c = ch->c;

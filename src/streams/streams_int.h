@@ -162,6 +162,7 @@ struct mk_consumer {
     mk_rdatum_t **queue;      /* mu: ring */
     size_t qcap, qhead, qlen, qbytes;  /* mu */
     bool paused;              /* loop: Connected links not read while the queue is full */
+    bool wake_pending;        /* loop: datums queued since the last wake-up of receivers */
     bool closed, online;      /* mu */
     mk_readyfd_t ready;       /* mu: readable while the queue is non-empty or closed */
     mk_waiter_t *waiters;     /* mu */
