@@ -258,6 +258,7 @@ static void cchan_on_open(mk_link_t *l, void *ctx, int status, const mk_error_t 
     }
     ch->link_open = true;
     ch->hs_since_ms = mk_now_ms();
+    mk_chan_c_init(&ch->proto, &ch->c->st->net_id, &ch->c->id);
     mk_buf_t f = MK_BUF_INIT;
     if (mk_smsg_encode_subscribe(&ch->c->st->net_id, &ch->c->id, MK_CRITERIA_TAG_ALL, &f) != MK_OK ||
         mk_link_write(ch->link, f.ptr, f.len) != MK_OK)
@@ -307,45 +308,31 @@ static void deliver(mk_cchan_t *ch, mk_bytes_t datum) {
 static void cchan_on_frame(mk_link_t *l, void *ctx, const uint8_t *p, size_t n) {
     (void)l;
     mk_cchan_t *ch = ctx;
-    mk_smsg_t m;
-    mk_error_t e;
-    if (mk_smsg_decode(p, n, &m, &e) != MK_OK) {
-        chan_park(ch);  /* a protocol violation by the producer: 400 and parked */
-        return;
-    }
-    if (!ch->accepted) {
-        if (m.kind != MK_SMSG_ACCEPTED) {
-            drop_link(ch, MK_CLOSE_PROTOCOL_VIOLATION, "the first frame must be Accepted");
-            chan_park(ch);
-            return;
-        }
-        if (!mk_id_eq(&m.network, &ch->c->st->net_id) || !mk_id_eq(&m.stream, &ch->c->id)) {
-            drop_link(ch, mk_id_eq(&m.network, &ch->c->st->net_id) ? MK_CLOSE_STREAM_NOT_FOUND : MK_CLOSE_DIFFERENT_NETWORK,
-                      "Accepted for another network or stream");
-            chan_park(ch);
-            return;
-        }
-        ch->accepted = true;
-        ch->state = MK_CHANNEL_CONNECTED;
-        ch->stats.connected_at_ms = mk_streams_now_ms();
-        if (ch->stats.last_close) ch->stats.reconnects++;
-        if (ch->c->paused) mk_link_pause_read(ch->link, true);
-        if (ch->c->ntickets) {
-            mk_ticket_gate_ops_t ops = {.latest = gate_latest, .revoked = gate_revoked};
-            ch->gate = mk_ticket_gate_new(mk_net_base(ch->c->st->n), ch->c->tickets, ch->c->ntickets, &ops, ch);
-            mk_ticket_verdict_t v;
-            if (ch->gate) mk_ticket_gate_check(ch->gate, ch->entry, &v);
-        }
-        emit(ch);
-        consumer_status(ch->c);
-        return;
-    }
-    if (m.kind == MK_SMSG_DATUM) deliver(ch, m.datum);
-    else if (m.kind == MK_SMSG_DROPPED) ch->stats.dropped += m.dropped;
-    else {
-        drop_link(ch, MK_CLOSE_PROTOCOL_VIOLATION, "unexpected message");
+    mk_chan_c_action_t a;
+    mk_chan_c_frame(&ch->proto, p, n, &a);
+    switch (a.kind) {
+    case MK_CHAN_C_NONE: return;
+    case MK_CHAN_C_CLOSE:  /* the producer broke the protocol: close with the code and park it */
+        drop_link(ch, a.close_code, a.why);
         chan_park(ch);
+        return;
+    case MK_CHAN_C_DATUM: deliver(ch, a.datum); return;
+    case MK_CHAN_C_DROPPED: ch->stats.dropped += a.dropped; return;
+    case MK_CHAN_C_ACCEPTED: break;
     }
+    ch->accepted = true;
+    ch->state = MK_CHANNEL_CONNECTED;
+    ch->stats.connected_at_ms = mk_streams_now_ms();
+    if (ch->stats.last_close) ch->stats.reconnects++;
+    if (ch->c->paused) mk_link_pause_read(ch->link, true);
+    if (ch->c->ntickets) {
+        mk_ticket_gate_ops_t ops = {.latest = gate_latest, .revoked = gate_revoked};
+        ch->gate = mk_ticket_gate_new(mk_net_base(ch->c->st->n), ch->c->tickets, ch->c->ntickets, &ops, ch);
+        mk_ticket_verdict_t v;
+        if (ch->gate) mk_ticket_gate_check(ch->gate, ch->entry, &v);
+    }
+    emit(ch);
+    consumer_status(ch->c);
 }
 
 static void sync_noop(void *ctx, int rc, const mk_error_t *e) {

@@ -12,6 +12,7 @@
 #include "mosaik/streams.h"
 #include "net/net.h"
 #include "streams/backoff.h"
+#include "streams/chan_c.h"
 #include "streams/cond.h"
 #include "streams/wire.h"
 
@@ -140,6 +141,7 @@ struct mk_cchan {  /* one producer this consumer subscribes to */
     struct event *retry_ev;
     int64_t hs_since_ms;
     mk_stream_stats_t stats;
+    mk_chan_c_t proto;                  /* the frame rules of the current link */
 };
 
 struct mk_consumer {

@@ -1,13 +1,16 @@
 /* unit/streams/test_wire.c — the sans-I/O parts of streams (spec 30 §4–§7, §10.16, §10.22): the §6
- * golden vectors both ways and every refused form, the seeded backoff sequence and its limits, the
- * condition evaluator and interval latch, and the human-readable statistics. */
+ * golden vectors both ways and every refused form, the consumer channel's frame rules, the seeded
+ * backoff sequence and its limits, the condition evaluator and interval latch, and the human-readable
+ * statistics. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "mosaik/network.h"
 #include "streams/backoff.h"
+#include "streams/chan_c.h"
 #include "streams/cond.h"
 #include "streams/wire.h"
 
@@ -209,10 +212,76 @@ static void statistics_read_like_the_rust_crate(void **state) {
     assert_true(mk_criteria_matches(&(mk_criteria_t){MK_CRITERIA_ALL}, "x", 1));
 }
 
+static void feed(mk_chan_c_t *c, const mk_buf_t *b, mk_chan_c_action_t *a) { mk_chan_c_frame(c, b->ptr, b->len, a); }
+
+static void the_consumer_channel_follows_the_frame_rules(void **state) {
+    (void)state;
+    mk_buf_t acc = MK_BUF_INIT, sub = MK_BUF_INIT, other_net = MK_BUF_INIT, other_stream = MK_BUF_INIT, drop = MK_BUF_INIT;
+    assert_int_equal(mk_smsg_encode_accepted(&N, &S, &acc), MK_OK);
+    assert_int_equal(mk_smsg_encode_subscribe(&N, &S, 0, &sub), MK_OK);
+    assert_int_equal(mk_smsg_encode_accepted(&S, &S, &other_net), MK_OK);
+    assert_int_equal(mk_smsg_encode_accepted(&N, &N, &other_stream), MK_OK);
+    assert_int_equal(mk_smsg_encode_dropped(7, &drop), MK_OK);
+    const uint8_t datum[] = {MK_SMSG_DATUM_HEADER, 'h', 'i'};
+    mk_chan_c_t c;
+    mk_chan_c_action_t a;
+    /* a datum before Accepted → 400, then nothing more happens */
+    mk_chan_c_init(&c, &N, &S);
+    mk_chan_c_frame(&c, datum, sizeof datum, &a);
+    assert_int_equal(a.kind, MK_CHAN_C_CLOSE);
+    assert_int_equal(a.close_code, MK_CLOSE_PROTOCOL_VIOLATION);
+    feed(&c, &acc, &a);
+    assert_int_equal(a.kind, MK_CHAN_C_NONE);
+    /* Accepted for another network → 101; for another stream → 10_404 */
+    mk_chan_c_init(&c, &N, &S);
+    feed(&c, &other_net, &a);
+    assert_int_equal(a.close_code, MK_CLOSE_DIFFERENT_NETWORK);
+    mk_chan_c_init(&c, &N, &S);
+    feed(&c, &other_stream, &a);
+    assert_int_equal(a.close_code, MK_CLOSE_STREAM_NOT_FOUND);
+    /* the happy path: Accepted, datums, Dropped; then a second Accepted or a Subscribe → 400 */
+    mk_chan_c_init(&c, &N, &S);
+    feed(&c, &acc, &a);
+    assert_int_equal(a.kind, MK_CHAN_C_ACCEPTED);
+    mk_chan_c_frame(&c, datum, sizeof datum, &a);
+    assert_int_equal(a.kind, MK_CHAN_C_DATUM);
+    assert_int_equal(a.datum.len, 2);
+    assert_memory_equal(a.datum.ptr, "hi", 2);
+    mk_chan_c_frame(&c, datum, 1, &a);  /* an empty datum is a datum */
+    assert_int_equal(a.kind, MK_CHAN_C_DATUM);
+    assert_int_equal(a.datum.len, 0);
+    feed(&c, &drop, &a);
+    assert_int_equal(a.kind, MK_CHAN_C_DROPPED);
+    assert_int_equal(a.dropped, 7);
+    assert_int_equal(c.datums, 2);
+    assert_int_equal(c.bytes, 2);
+    assert_int_equal(c.dropped, 7);
+    feed(&c, &sub, &a);
+    assert_int_equal(a.kind, MK_CHAN_C_CLOSE);
+    assert_int_equal(a.close_code, MK_CLOSE_PROTOCOL_VIOLATION);
+    /* a malformed frame (reserved tag; trailing bytes after Dropped) → 400 */
+    const uint8_t reserved[] = {9};
+    mk_chan_c_init(&c, &N, &S);
+    feed(&c, &acc, &a);
+    mk_chan_c_frame(&c, reserved, sizeof reserved, &a);
+    assert_int_equal(a.close_code, MK_CLOSE_PROTOCOL_VIOLATION);
+    mk_buf_append(&drop, "x", 1);
+    mk_chan_c_init(&c, &N, &S);
+    feed(&c, &acc, &a);
+    feed(&c, &drop, &a);
+    assert_int_equal(a.close_code, MK_CLOSE_PROTOCOL_VIOLATION);
+    mk_buf_free(&acc);
+    mk_buf_free(&sub);
+    mk_buf_free(&other_net);
+    mk_buf_free(&other_stream);
+    mk_buf_free(&drop);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(golden_vectors_encode_and_decode_exactly),
         cmocka_unit_test(bad_messages_are_refused),
+        cmocka_unit_test(the_consumer_channel_follows_the_frame_rules),
         cmocka_unit_test(backoff_follows_its_table_for_a_seed),
         cmocka_unit_test(conditions_count_and_latch_intervals),
         cmocka_unit_test(statistics_read_like_the_rust_crate),
