@@ -174,38 +174,52 @@ static void refuse(mk_pchan_t *c, mk_sink_t *s, uint32_t code, const char *why) 
     chan_close(c, code, why);
 }
 
-/* The handshake (§2.2): checks in order, the first failure closes with its code. */
-static void on_subscribe(mk_pchan_t *c, const mk_smsg_t *m) {
-    mk_streams_t *st = c->st;
-    if (!mk_id_eq(&m->network, &st->net_id)) { refuse(c, NULL, MK_CLOSE_DIFFERENT_NETWORK, "another network"); return; }
-    mk_sink_t *s = sink_of(st, &m->stream);
-    if (!s) { refuse(c, NULL, MK_CLOSE_STREAM_NOT_FOUND, "no such stream here"); return; }
+/* The acceptor's lookups (streams/accept.h) over this node's sinks and catalog. */
+typedef struct accept_ctx {
+    mk_pchan_t *c;
+    mk_sink_t *s;
     mk_catalog_t *cat;
     mk_peer_info_t info;
-    if (!mk_streams_peer_info(st, &c->peer, &cat, &info)) {
-        mk_catalog_free(cat);
-        { refuse(c, s, MK_CLOSE_UNKNOWN_PEER, "unknown peer: sync catalogs and retry"); return; }
-    }
-    if (!mk_streams_preds_pass(s->cfg.require, s->nrequire, &info)) {
-        mk_catalog_free(cat);
-        { refuse(c, s, MK_CLOSE_NOT_ALLOWED, "refused by a require predicate"); return; }
+} accept_ctx_t;
+
+static bool acc_has_stream(void *ctx, const mk_id_t *stream) {
+    accept_ctx_t *a = ctx;
+    return (a->s = sink_of(a->c->st, stream)) != NULL;
+}
+static bool acc_peer_known(void *ctx, const mk_id_t *stream) {
+    (void)stream;
+    accept_ctx_t *a = ctx;
+    return mk_streams_peer_info(a->c->st, &a->c->peer, &a->cat, &a->info);
+}
+static bool acc_allowed(void *ctx, const mk_id_t *stream, const char **why) {
+    (void)stream;
+    accept_ctx_t *a = ctx;
+    if (!mk_streams_preds_pass(a->s->cfg.require, a->s->nrequire, &a->info)) {
+        *why = "refused by a require predicate";
+        return false;
     }
     mk_ticket_verdict_t v;
-    mk_peer_entry_validate_all(info.entry, s->tickets, s->ntickets, mk_streams_now_ms(), &v);
-    if (!v.valid) {
-        mk_catalog_free(cat);
-        { refuse(c, s, MK_CLOSE_NOT_ALLOWED, mk_ticket_reason_str(v.reason)); return; }
-    }
-    if (s->cfg.max_consumers && s->nchans >= s->cfg.max_consumers) {
-        mk_catalog_free(cat);
-        { refuse(c, s, MK_CLOSE_NO_CAPACITY, "no capacity"); return; }
-    }
-    c->entry = mk_peer_entry_ref(info.entry);
-    mk_catalog_free(cat);
+    mk_peer_entry_validate_all(a->info.entry, a->s->tickets, a->s->ntickets, mk_streams_now_ms(), &v);
+    if (!v.valid) *why = mk_ticket_reason_str(v.reason);
+    return v.valid;
+}
+static bool acc_has_capacity(void *ctx, const mk_id_t *stream) {
+    (void)stream;
+    accept_ctx_t *a = ctx;
+    return !a->s->cfg.max_consumers || a->s->nchans < a->s->cfg.max_consumers;
+}
+static const mk_accept_ops_t accept_ops = {.has_stream = acc_has_stream, .peer_known = acc_peer_known,
+                                           .allowed = acc_allowed, .has_capacity = acc_has_capacity};
+
+/* The consumer was accepted for sink s: answer, move the channel from the handshakes to the sink. */
+static void on_accepted(mk_pchan_t *c, mk_sink_t *s, const mk_peer_entry_t *entry) {
+    mk_streams_t *st = c->st;
+    c->entry = mk_peer_entry_ref(entry);
     mk_buf_t f = MK_BUF_INIT;
     if (mk_smsg_encode_accepted(&st->net_id, &s->id, &f) != MK_OK || mk_link_write(c->link, f.ptr, f.len) != MK_OK) {
         mk_buf_free(&f);
-        { refuse(c, s, MK_CLOSE_CANCELLED, "cannot answer"); return; }
+        refuse(c, s, MK_CLOSE_CANCELLED, "cannot answer");
+        return;
     }
     mk_buf_free(&f);
     unlink_chan(&st->handshakes, c);
@@ -231,17 +245,13 @@ static void on_subscribe(mk_pchan_t *c, const mk_smsg_t *m) {
 static void pchan_on_frame(mk_link_t *l, void *ctx, const uint8_t *p, size_t n) {
     (void)l;
     mk_pchan_t *c = ctx;
-    if (c->state != MK_CHANNEL_CONNECTING) {
-        chan_close(c, MK_CLOSE_PROTOCOL_VIOLATION, "no frames are expected from a consumer after Subscribe");
-        return;
-    }
-    mk_smsg_t m;
-    mk_error_t e;
-    if (mk_smsg_decode(p, n, &m, &e) != MK_OK || m.kind != MK_SMSG_SUBSCRIBE) {
-        chan_close(c, MK_CLOSE_PROTOCOL_VIOLATION, m.kind != MK_SMSG_SUBSCRIBE ? "the first frame must be Subscribe" : e.msg);
-        return;
-    }
-    on_subscribe(c, &m);
+    accept_ctx_t a = {.c = c};
+    mk_chan_p_action_t act;
+    mk_chan_p_frame(&c->proto, &c->st->net_id, p, n, &accept_ops, &a, &act);
+    if (act.accepted) on_accepted(c, a.s, a.info.entry);
+    else if (act.close_code == MK_CLOSE_PROTOCOL_VIOLATION) chan_close(c, act.close_code, act.why);
+    else if (act.close_code) refuse(c, a.s, act.close_code, act.why);  /* counted as a refusal */
+    mk_catalog_free(a.cat);
 }
 
 static void pchan_on_close(mk_link_t *l, void *ctx, uint32_t code, bool remote, const char *reason) {

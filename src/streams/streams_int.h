@@ -11,6 +11,7 @@
 #include "discovery/ticket_gate.h"
 #include "mosaik/streams.h"
 #include "net/net.h"
+#include "streams/accept.h"
 #include "streams/backoff.h"
 #include "streams/chan_c.h"
 #include "streams/cond.h"
@@ -71,6 +72,7 @@ struct mk_pchan {  /* one consumer subscribed to a sink (or still in its handsha
     size_t phead, plen;
     bool lagging;
     mk_stream_stats_t stats;
+    mk_chan_p_t proto;        /* the handshake and frame rules of this link */
 };
 
 typedef struct mk_sdatum {  /* a datum: in the sink's input queue, then in channels' pending queues */

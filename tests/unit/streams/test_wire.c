@@ -1,5 +1,6 @@
 /* unit/streams/test_wire.c — the sans-I/O parts of streams (spec 30 §4–§7, §10.16, §10.22): the §6
- * golden vectors both ways and every refused form, the consumer channel's frame rules, the seeded
+ * golden vectors both ways and every refused form, the acceptor's ordered checks and both channels'
+ * frame rules, the seeded
  * backoff sequence and its limits, the condition evaluator and interval latch, and the human-readable
  * statistics. */
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <cmocka.h>
 
 #include "mosaik/network.h"
+#include "streams/accept.h"
 #include "streams/backoff.h"
 #include "streams/chan_c.h"
 #include "streams/cond.h"
@@ -277,11 +279,78 @@ static void the_consumer_channel_follows_the_frame_rules(void **state) {
     mk_buf_free(&drop);
 }
 
+/* a fake lookup: which checks pass, and which were asked */
+typedef struct facts { bool stream, known, allowed, capacity; int asked; } facts_t;
+static bool f_stream(void *ctx, const mk_id_t *s) { (void)s; facts_t *f = ctx; f->asked++; return f->stream; }
+static bool f_known(void *ctx, const mk_id_t *s) { (void)s; facts_t *f = ctx; f->asked++; return f->known; }
+static bool f_allowed(void *ctx, const mk_id_t *s, const char **why) {
+    (void)s;
+    facts_t *f = ctx;
+    f->asked++;
+    if (!f->allowed) *why = "refused by a require predicate";
+    return f->allowed;
+}
+static bool f_capacity(void *ctx, const mk_id_t *s) { (void)s; facts_t *f = ctx; f->asked++; return f->capacity; }
+static const mk_accept_ops_t FAKE = {f_stream, f_known, f_allowed, f_capacity};
+
+static uint32_t decide(facts_t f, const mk_buf_t *frame, int *asked) {
+    mk_chan_p_t c;
+    mk_chan_p_init(&c);
+    mk_chan_p_action_t a;
+    mk_chan_p_frame(&c, &N, frame->ptr, frame->len, &FAKE, &f, &a);
+    *asked = f.asked;
+    return a.accepted ? 0 : a.close_code;
+}
+
+static void the_acceptor_checks_in_the_spec_order(void **state) {
+    (void)state;
+    mk_buf_t sub = MK_BUF_INIT, foreign = MK_BUF_INIT, acc = MK_BUF_INIT;
+    assert_int_equal(mk_smsg_encode_subscribe(&N, &S, 0, &sub), MK_OK);
+    assert_int_equal(mk_smsg_encode_subscribe(&S, &S, 0, &foreign), MK_OK);
+    assert_int_equal(mk_smsg_encode_accepted(&N, &S, &acc), MK_OK);
+    int asked;
+    facts_t all = {true, true, true, true, 0};
+    assert_int_equal(decide(all, &sub, &asked), 0);
+    assert_int_equal(asked, 4);
+    assert_int_equal(decide(all, &foreign, &asked), MK_CLOSE_DIFFERENT_NETWORK);
+    assert_int_equal(asked, 0);
+    assert_int_equal(decide(all, &acc, &asked), MK_CLOSE_PROTOCOL_VIOLATION);
+    assert_int_equal(decide((facts_t){false, true, true, true, 0}, &sub, &asked), MK_CLOSE_STREAM_NOT_FOUND);
+    assert_int_equal(asked, 1);
+    assert_int_equal(decide((facts_t){true, false, false, false, 0}, &sub, &asked), MK_CLOSE_UNKNOWN_PEER);
+    assert_int_equal(asked, 2);
+    assert_int_equal(decide((facts_t){true, true, false, false, 0}, &sub, &asked), MK_CLOSE_STREAM_NOT_ALLOWED);
+    assert_int_equal(asked, 3);
+    assert_int_equal(decide((facts_t){true, true, true, false, 0}, &sub, &asked), MK_CLOSE_STREAM_NO_CAPACITY);
+    /* unknown criteria tag → 400 before any lookup */
+    mk_buf_t bad = MK_BUF_INIT;
+    assert_int_equal(mk_smsg_encode_subscribe(&N, &S, 0, &bad), MK_OK);
+    ((uint8_t *)bad.ptr)[bad.len - 1] = 7;
+    assert_int_equal(decide(all, &bad, &asked), MK_CLOSE_PROTOCOL_VIOLATION);
+    assert_int_equal(asked, 0);
+    /* once accepted, any frame is a violation; once closed, nothing happens */
+    mk_chan_p_t c;
+    mk_chan_p_init(&c);
+    mk_chan_p_action_t a;
+    facts_t f = all;
+    mk_chan_p_frame(&c, &N, sub.ptr, sub.len, &FAKE, &f, &a);
+    assert_true(a.accepted && mk_id_eq(&a.stream, &S));
+    mk_chan_p_frame(&c, &N, sub.ptr, sub.len, &FAKE, &f, &a);
+    assert_int_equal(a.close_code, MK_CLOSE_PROTOCOL_VIOLATION);
+    mk_chan_p_frame(&c, &N, sub.ptr, sub.len, &FAKE, &f, &a);
+    assert_true(!a.accepted && a.close_code == 0);
+    mk_buf_free(&sub);
+    mk_buf_free(&foreign);
+    mk_buf_free(&acc);
+    mk_buf_free(&bad);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(golden_vectors_encode_and_decode_exactly),
         cmocka_unit_test(bad_messages_are_refused),
         cmocka_unit_test(the_consumer_channel_follows_the_frame_rules),
+        cmocka_unit_test(the_acceptor_checks_in_the_spec_order),
         cmocka_unit_test(backoff_follows_its_table_for_a_seed),
         cmocka_unit_test(conditions_count_and_latch_intervals),
         cmocka_unit_test(statistics_read_like_the_rust_crate),
