@@ -14,13 +14,6 @@ struct mk_cond {
     mk_cond_obj_t o;
 };
 
-bool mk_sink_eval_when(void *owner, const mk_when_t *w);
-bool mk_consumer_eval_when(void *owner, const mk_when_t *w);
-void mk_sink_ref_(mk_sink_t *s);
-void mk_sink_unref_(mk_sink_t *s);
-void mk_consumer_ref_(mk_consumer_t *c);
-void mk_consumer_unref_(mk_consumer_t *c);
-
 static mk_cond_obj_t **owner_list(mk_cond_obj_t *o) {
     return o->is_sink ? &((mk_sink_t *)o->owner)->conds : &((mk_consumer_t *)o->owner)->conds;
 }

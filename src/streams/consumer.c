@@ -13,13 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef bool (*mk_eval_fn)(void *owner, const mk_when_t *w);
-void mk_streams_waiters_update(pthread_mutex_t *mu, pthread_cond_t *cv, mk_waiter_t *list, const mk_peer_info_t *peers,
-                               size_t n);
-int mk_streams_wait(mk_network_t *n, void *owner, mk_eval_fn eval, pthread_mutex_t *mu, pthread_cond_t *cv,
-                    mk_waiter_t **list, const bool *closed, const mk_when_t *w, int timeout_ms, mk_error_t *e);
-bool mk_streams_check(mk_network_t *n, void *owner, mk_eval_fn eval, const mk_when_t *w);
-
 static const mk_link_ops_t cchan_ops;
 static void examine(mk_consumer_t *c);
 static void dial(mk_cchan_t *ch);
@@ -815,26 +808,16 @@ int mk_consumer_wait_online(mk_consumer_t *c, int timeout_ms, mk_error_t *e) { r
 
 /* ---- channel snapshots ---- */
 
-typedef struct list_arg {
-    mk_consumer_t *c;
-    mk_channel_info_t *v;
-    size_t n;
-    int rc;
-} list_arg_t;
-
-static void list_cmd(mk_network_t *n, void *arg) {
-    list_arg_t *a = arg;
+static int fill_producers(mk_network_t *n, void *owner, mk_channel_info_t **out, size_t *count) {
+    mk_consumer_t *c = owner;
     size_t k = 0;
-    for (mk_cchan_t *ch = a->c->chans; ch; ch = ch->next) k++;
-    a->v = k ? calloc(k, sizeof *a->v) : NULL;
-    if (k && !a->v) {
-        a->rc = MK_ENOMEM;
-        return;
-    }
+    for (mk_cchan_t *ch = c->chans; ch; ch = ch->next) k++;
+    mk_channel_info_t *v = k ? calloc(k, sizeof *v) : NULL;
+    if (k && !v) return MK_ENOMEM;
     int64_t now = mk_streams_now_ms();
-    for (mk_cchan_t *ch = a->c->chans; ch; ch = ch->next) {
-        mk_channel_info_t *i = &a->v[a->n++];
-        *i = (mk_channel_info_t){.channel_id = ch->id, .stream_id = a->c->id, .producer_id = ch->peer,
+    for (mk_cchan_t *ch = c->chans; ch; ch = ch->next) {
+        mk_channel_info_t *i = &v[(*count)++];
+        *i = (mk_channel_info_t){.channel_id = ch->id, .stream_id = c->id, .producer_id = ch->peer,
                                  .consumer_id = mk_network_peer_id(n), .state = ch->state, .stats = ch->stats,
                                  .peer = ch->entry ? mk_peer_entry_ref(ch->entry) : NULL};
         if (ch->state == MK_CHANNEL_CONNECTED && ch->stats.connected_at_ms)
@@ -842,31 +825,17 @@ static void list_cmd(mk_network_t *n, void *arg) {
         else
             i->stats.connected_at_ms = 0;
     }
-    a->rc = MK_OK;
+    *out = v;
+    return MK_OK;
 }
 
 int mk_consumer_producers(const mk_consumer_t *c, mk_channel_info_t **out, size_t *n, mk_error_t *e) {
     if (!c || !out || !n) return MK_ERR(e, MK_EINVAL, "consumer_producers: NULL argument");
-    *out = NULL;
-    *n = 0;
     mk_consumer_t *m = (mk_consumer_t *)(uintptr_t)c;
-    pthread_mutex_lock(&m->mu);
-    bool closed = m->closed;
-    pthread_mutex_unlock(&m->mu);
-    if (closed) return MK_ERR(e, MK_ECLOSED, "the consumer is closed");
-    list_arg_t a = {.c = m};
-    int rc = mk_loop_call(m->n, list_cmd, &a, 5000, e);
-    if (rc == MK_OK) rc = a.rc;
-    if (rc != MK_OK) return rc;
-    *out = a.v;
-    *n = a.n;
-    return MK_OK;
+    return mk_streams_snapshot(m->n, m, fill_producers, &m->mu, &m->closed, "consumer", out, n, e);
 }
 
 /* For cond_obj.c. */
-bool mk_consumer_eval_when(void *owner, const mk_when_t *w);
 bool mk_consumer_eval_when(void *owner, const mk_when_t *w) { return consumer_eval(owner, w); }
-void mk_consumer_ref_(mk_consumer_t *c);
-void mk_consumer_unref_(mk_consumer_t *c);
 void mk_consumer_ref_(mk_consumer_t *c) { cref(c); }
 void mk_consumer_unref_(mk_consumer_t *c) { cunref(c); }

@@ -14,8 +14,6 @@
 #include <string.h>
 
 static const mk_link_ops_t pchan_ops;
-void mk_streams_waiters_update(pthread_mutex_t *mu, pthread_cond_t *cv, mk_waiter_t *w, const mk_peer_info_t *peers,
-                               size_t n);  /* status.c */
 
 static void sdatum_unref(mk_sdatum_t *d) {
     if (d && atomic_fetch_sub(&d->refs, 1) == 1) free(d);
@@ -797,15 +795,8 @@ void mk_producer_free(mk_producer_t *p) {
 }
 
 /* For status.c. */
-mk_sink_t *mk_producer_sink(const mk_producer_t *p);
-mk_sink_t *mk_producer_sink(const mk_producer_t *p) { return p ? p->sink : NULL; }
 
 /* ---- conditions ---- */
-
-typedef bool (*mk_eval_fn)(void *owner, const mk_when_t *w);
-int mk_streams_wait(mk_network_t *n, void *owner, mk_eval_fn eval, pthread_mutex_t *mu, pthread_cond_t *cv,
-                    mk_waiter_t **list, const bool *closed, const mk_when_t *w, int timeout_ms, mk_error_t *e);
-bool mk_streams_check(mk_network_t *n, void *owner, mk_eval_fn eval, const mk_when_t *w);
 
 static bool sink_eval(void *owner, const mk_when_t *w) {
     mk_sink_t *s = owner;
@@ -838,55 +829,31 @@ int mk_producer_wait_online(mk_producer_t *p, int timeout_ms, mk_error_t *e) { r
 
 /* ---- channel snapshots ---- */
 
-typedef struct list_arg {
-    mk_sink_t *s;
-    mk_channel_info_t *v;
-    size_t n;
-    int rc;
-} list_arg_t;
-
-static void list_cmd(mk_network_t *n, void *arg) {
-    list_arg_t *a = arg;
+static int fill_consumers(mk_network_t *n, void *owner, mk_channel_info_t **out, size_t *count) {
+    mk_sink_t *s = owner;
     size_t k = 0;
-    for (mk_pchan_t *c = a->s->chans; c; c = c->next) k++;
-    a->v = k ? calloc(k, sizeof *a->v) : NULL;
-    if (k && !a->v) {
-        a->rc = MK_ENOMEM;
-        return;
-    }
+    for (mk_pchan_t *c = s->chans; c; c = c->next) k++;
+    mk_channel_info_t *v = k ? calloc(k, sizeof *v) : NULL;
+    if (k && !v) return MK_ENOMEM;
     int64_t now = mk_streams_now_ms();
-    for (mk_pchan_t *c = a->s->chans; c; c = c->next) {
-        mk_channel_info_t *i = &a->v[a->n++];
-        *i = (mk_channel_info_t){.channel_id = c->id, .stream_id = a->s->id, .producer_id = mk_network_peer_id(n),
+    for (mk_pchan_t *c = s->chans; c; c = c->next) {
+        mk_channel_info_t *i = &v[(*count)++];
+        *i = (mk_channel_info_t){.channel_id = c->id, .stream_id = s->id, .producer_id = mk_network_peer_id(n),
                                  .consumer_id = c->peer, .state = c->state, .stats = c->stats,
                                  .peer = c->entry ? mk_peer_entry_ref(c->entry) : NULL};
         if (c->stats.connected_at_ms) i->stats.uptime_ms = (uint64_t)(now - c->stats.connected_at_ms);
     }
-    a->rc = MK_OK;
+    *out = v;
+    return MK_OK;
 }
 
 int mk_producer_consumers(const mk_producer_t *p, mk_channel_info_t **out, size_t *n, mk_error_t *e) {
     if (!p || !out || !n) return MK_ERR(e, MK_EINVAL, "producer_consumers: NULL argument");
-    *out = NULL;
-    *n = 0;
     mk_sink_t *s = p->sink;
-    pthread_mutex_lock(&s->mu);
-    bool closed = s->closed;
-    pthread_mutex_unlock(&s->mu);
-    if (closed) return MK_ERR(e, MK_ECLOSED, "the producer is closed");
-    list_arg_t a = {.s = s};
-    int rc = mk_loop_call(s->n, list_cmd, &a, 5000, e);
-    if (rc == MK_OK) rc = a.rc;
-    if (rc != MK_OK) return rc;
-    *out = a.v;
-    *n = a.n;
-    return MK_OK;
+    return mk_streams_snapshot(s->n, s, fill_consumers, &s->mu, &s->closed, "producer", out, n, e);
 }
 
 /* For cond_obj.c. */
-bool mk_sink_eval_when(void *owner, const mk_when_t *w);
 bool mk_sink_eval_when(void *owner, const mk_when_t *w) { return sink_eval(owner, w); }
-void mk_sink_ref_(mk_sink_t *s);
-void mk_sink_unref_(mk_sink_t *s);
 void mk_sink_ref_(mk_sink_t *s) { sink_ref(s); }
 void mk_sink_unref_(mk_sink_t *s) { sink_unref(s); }

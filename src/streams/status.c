@@ -7,14 +7,6 @@
 #include "core/error.h"
 #include "core/time.h"
 
-typedef bool (*mk_eval_fn)(void *owner, const mk_when_t *w);  /* loop thread */
-
-void mk_streams_waiters_update(pthread_mutex_t *mu, pthread_cond_t *cv, mk_waiter_t *list, const mk_peer_info_t *peers,
-                               size_t n);
-int mk_streams_wait(mk_network_t *n, void *owner, mk_eval_fn eval, pthread_mutex_t *mu, pthread_cond_t *cv,
-                    mk_waiter_t **list, const bool *closed, const mk_when_t *w, int timeout_ms, mk_error_t *e);
-bool mk_streams_check(mk_network_t *n, void *owner, mk_eval_fn eval, const mk_when_t *w);
-
 void mk_streams_waiters_update(pthread_mutex_t *mu, pthread_cond_t *cv, mk_waiter_t *list, const mk_peer_info_t *peers,
                                size_t n) {
     pthread_mutex_lock(mu);
@@ -113,4 +105,37 @@ int mk_streams_wait(mk_network_t *n, void *owner, mk_eval_fn eval, pthread_mutex
         pthread_mutex_unlock(mu);
     }
     return rc;
+}
+
+typedef struct snapshot_arg {
+    void *owner;
+    mk_snapshot_fn fill;
+    mk_channel_info_t *v;
+    size_t n;
+    int rc;
+} snapshot_arg_t;
+
+static void snapshot_cmd(mk_network_t *n, void *arg) {
+    snapshot_arg_t *a = arg;
+    a->rc = a->fill(n, a->owner, &a->v, &a->n);
+}
+
+int mk_streams_snapshot(mk_network_t *n, void *owner, mk_snapshot_fn fill, pthread_mutex_t *mu, const bool *closed,
+                        const char *what, mk_channel_info_t **out, size_t *count, mk_error_t *e) {
+    *out = NULL;
+    *count = 0;
+    pthread_mutex_lock(mu);
+    bool is_closed = *closed;
+    pthread_mutex_unlock(mu);
+    if (is_closed) return MK_ERR(e, MK_ECLOSED, "the %s is closed", what);
+    snapshot_arg_t a = {.owner = owner, .fill = fill};
+    int rc = mk_loop_call(n, snapshot_cmd, &a, 5000, e);
+    if (rc == MK_OK && a.rc != MK_OK) rc = MK_ERR(e, a.rc, "%s channels: out of memory", what);
+    if (rc != MK_OK) {
+        mk_channel_info_free(a.v, a.n);
+        return rc;
+    }
+    *out = a.v;
+    *count = a.n;
+    return MK_OK;
 }

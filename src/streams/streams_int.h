@@ -214,9 +214,33 @@ void mk_sinks_on_catalog(mk_streams_t *st);
 void mk_sinks_stop(mk_streams_t *st);
 void mk_sinks_tick(mk_streams_t *st);
 
+/* For cond_obj.c: evaluate an owner's condition on the loop; keep the owner alive. */
+bool mk_sink_eval_when(void *owner, const mk_when_t *w);
+void mk_sink_ref_(mk_sink_t *s);
+void mk_sink_unref_(mk_sink_t *s);
+
 /* consumer.c */
 void mk_consumers_on_catalog(mk_streams_t *st);
 void mk_consumers_stop(mk_streams_t *st);
 void mk_consumers_tick(mk_streams_t *st);
+bool mk_consumer_eval_when(void *owner, const mk_when_t *w);
+void mk_consumer_ref_(mk_consumer_t *c);
+void mk_consumer_unref_(mk_consumer_t *c);
+
+/* status.c: waits, checks and channel snapshots shared by producers and consumers */
+typedef bool (*mk_eval_fn)(void *owner, const mk_when_t *w);  /* loop thread */
+/* Re-evaluates the waiters of an owner over its Connected peers; wakes cv when one became met. */
+void mk_streams_waiters_update(pthread_mutex_t *mu, pthread_cond_t *cv, mk_waiter_t *list, const mk_peer_info_t *peers,
+                               size_t n);
+/* Blocks until w holds for owner (MK_OK), timeout (MK_ETIMEDOUT) or close (MK_ECLOSED). API threads. */
+int mk_streams_wait(mk_network_t *n, void *owner, mk_eval_fn eval, pthread_mutex_t *mu, pthread_cond_t *cv,
+                    mk_waiter_t **list, const bool *closed, const mk_when_t *w, int timeout_ms, mk_error_t *e);
+/* w evaluated once on the loop. API threads. */
+bool mk_streams_check(mk_network_t *n, void *owner, mk_eval_fn eval, const mk_when_t *w);
+/* Fills a snapshot of owner's channels on the loop (fill sets *v, *n and returns MK_OK or
+ * MK_ENOMEM); MK_ECLOSED naming `what` once closed. API threads. */
+typedef int (*mk_snapshot_fn)(mk_network_t *n, void *owner, mk_channel_info_t **v, size_t *count);
+int mk_streams_snapshot(mk_network_t *n, void *owner, mk_snapshot_fn fill, pthread_mutex_t *mu, const bool *closed,
+                        const char *what, mk_channel_info_t **out, size_t *count, mk_error_t *e);
 
 #endif
