@@ -3,6 +3,7 @@
 #ifndef MK_FUZZ_CHECK_H
 #define MK_FUZZ_CHECK_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -13,5 +14,11 @@
             abort();                                                                      \
         }                                                                                 \
     } while (0)
+
+/* A small LCG for targets that cut their input into pseudo-random read chunks. */
+static inline uint64_t fuzz_next_rand(uint64_t *s) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
 
 #endif

@@ -34,11 +34,6 @@ static void record(outcome_t *o, const mk_framed_t *fr) {
     o->count++;
 }
 
-static uint64_t next_rand(uint64_t *s) {
-    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
-    return *s >> 33;
-}
-
 /* Feeds the stream in chunks (chunk_seed 0 = one piece) and records what comes out. */
 static void run(const uint8_t *in, size_t n, uint32_t max_frame, uint64_t chunk_seed, outcome_t *o) {
     memset(o, 0, sizeof *o);
@@ -49,7 +44,7 @@ static void run(const uint8_t *in, size_t n, uint32_t max_frame, uint64_t chunk_
     while (fed < n && o->status == 0) {
         size_t chunk = n - fed;
         if (chunk_seed) {
-            size_t r = (size_t)next_rand(&s);
+            size_t r = (size_t)fuzz_next_rand(&s);
             chunk = r % 4 == 0 ? r % 3 : r % 64;  /* often tiny, sometimes empty */
             if (chunk > n - fed) chunk = n - fed;
         }

@@ -96,13 +96,18 @@ static mk_stream_stats_t only_channel(mk_consumer_t *c) {
 static mk_secret_key_t producer_key;
 static void fixed_key(mk_network_config_t *cfg) { cfg->secret_key = &producer_key; }
 
-static void consumers_reconnect_after_cuts_and_restarts(void **state) {
-    (void)state;
-    mk_secret_key_from_str("streams-flow-producer", &producer_key);
+/* n0 bootstraps n1, whose key derives from key_name so that it can be restarted as the same peer. */
+static void start_with_fixed_producer(const char *key_name) {
+    mk_secret_key_from_str(key_name, &producer_key);
     nets[0] = mkt_disc_node(NULL, NULL);
     mkt_disc_addr(nets[0], boot, sizeof boot);
     nets[1] = mkt_disc_node(boot, fixed_key);
     mkt_disc_wait_complete(nets, 2, 5);
+}
+
+static void consumers_reconnect_after_cuts_and_restarts(void **state) {
+    (void)state;
+    start_with_fixed_producer("streams-flow-producer");
     mk_error_t e;
     mk_producer_t *p = mk_producer_open(nets[1], "t.reconnect", NULL, &e);
     mk_backoff_t fast = {.initial_ms = 100, .max_interval_ms = 500, .multiplier = 1.5, .randomization = 0.2};
@@ -143,11 +148,7 @@ static mk_channel_state_t only_state(mk_consumer_t *c) {
 
 static void a_vanished_producer_is_given_up_after_max_elapsed(void **state) {
     (void)state;
-    mk_secret_key_from_str("streams-flow-vanishing", &producer_key);
-    nets[0] = mkt_disc_node(NULL, NULL);
-    mkt_disc_addr(nets[0], boot, sizeof boot);
-    nets[1] = mkt_disc_node(boot, fixed_key);
-    mkt_disc_wait_complete(nets, 2, 5);
+    start_with_fixed_producer("streams-flow-vanishing");
     mk_error_t e;
     mk_producer_t *p = mk_producer_open(nets[1], "t.vanish", NULL, &e);
     mk_backoff_t give_up = {.initial_ms = 100, .max_interval_ms = 300, .max_elapsed_ms = 2000, .multiplier = 1.5,
