@@ -668,6 +668,12 @@ int mk_link_write(mk_link_t *l, const void *p, size_t n) {
     return mk_link_writev(l, &part, 1);
 }
 
+void mk_link_set_write_mark(mk_link_t *l, size_t bytes) {
+    if (bytes < 1024) bytes = 1024;
+    if (bytes > UINT32_MAX) bytes = UINT32_MAX;
+    l->write_mark = (uint32_t)bytes;
+}
+
 void mk_link_pause_read(mk_link_t *l, bool pause) {
     l->paused_by_user = pause;
     if (!l->bev) return;

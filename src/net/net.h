@@ -56,6 +56,9 @@ void mk_link_set_ops(mk_link_t *l, const mk_link_ops_t *ops, void *ctx);
 /* loop: queues one frame; MK_EFULL above write_buffer_bytes (on_writable follows), MK_E2BIG, MK_ECLOSED. */
 int mk_link_write(mk_link_t *l, const void *p, size_t n);
 int mk_link_writev(mk_link_t *l, const mk_bytes_t *parts, size_t nparts);
+/* loop: this link's write window: writes get MK_EFULL once its unsent output reaches `bytes` (≥ 1 KiB;
+ * default write_buffer_bytes), on_writable follows below half of it. */
+void mk_link_set_write_mark(mk_link_t *l, size_t bytes);
 /* loop: stop/resume reading the socket. */
 void mk_link_pause_read(mk_link_t *l, bool pause);
 /* loop: sends Close after queued frames and ends the link (on_close follows). */

@@ -18,6 +18,7 @@ static const mk_link_ops_t pchan_ops;
 static void sdatum_unref(mk_sdatum_t *d) {
     if (d && atomic_fetch_sub(&d->refs, 1) == 1) free(d);
 }
+static void sdatum_release(void *d) { sdatum_unref(d); }
 
 /* ---- references: handles + the loop's + calls in flight ---- */
 
@@ -27,6 +28,7 @@ static void sink_destroy(mk_sink_t *s) {
     if (s->drain_ev) event_free(s->drain_ev);
     for (size_t i = 0; i < s->qlen; i++) sdatum_unref(s->queue[(s->qhead + i) % s->cfg.buffer_size]);
     free(s->queue);
+    mk_fan_free(&s->fan);
     for (size_t i = 0; i < s->ntickets; i++) mk_ticket_validator_unref(s->tickets[i]);
     mk_when_free(&s->online_when);
     mk_readyfd_close(&s->ready);
@@ -91,9 +93,7 @@ static void chan_emit(mk_pchan_t *c) {
 }
 
 static void chan_free(mk_pchan_t *c) {
-    size_t cap = c->sink ? c->sink->cfg.buffer_size : 0;
-    for (size_t i = 0; i < c->plen && cap; i++) sdatum_unref(c->pend[(c->phead + i) % cap]);
-    free(c->pend);
+    if (c->sink) mk_fan_detach(&c->sink->fan, &c->cur);
     mk_ticket_gate_free(c->gate);
     mk_peer_entry_unref(c->entry);
     if (c->link) {
@@ -228,6 +228,8 @@ static void on_accepted(mk_pchan_t *c, mk_sink_t *s, const mk_peer_entry_t *entr
     c->next = s->chans;
     s->chans = c;
     s->nchans++;
+    mk_fan_attach(&s->fan, &c->cur);
+    mk_link_set_write_mark(c->link, MK_STREAMS_WRITE_WINDOW);
     mk_counter_add(s->m_accepted, 1);
     mk_counter_add(st->m_links_accepted, 1);
     if (s->ntickets) {
@@ -303,15 +305,22 @@ void mk_sink_accept(mk_streams_t *st, mk_link_t *l) {
 
 /* ---- fan-out ---- */
 
-/* Writes one datum to the channel's link (after any Dropped owed): MK_OK, MK_EFULL, or an error. */
-static int write_datum(mk_pchan_t *c, const mk_sdatum_t *d) {
-    if (c->dropped_pending) {
+static mk_pchan_t *chan_of_cursor(mk_fan_cursor_t *cur) {
+    return (mk_pchan_t *)((char *)cur - offsetof(mk_pchan_t, cur));
+}
+
+/* mk_fan_write_fn: one datum to a channel's link, after any Dropped{n} it owes. */
+static int write_datum(void *ctx, mk_fan_cursor_t *cur, void *datum) {
+    mk_sink_t *s = ctx;
+    mk_pchan_t *c = chan_of_cursor(cur);
+    const mk_sdatum_t *d = datum;
+    if (cur->owed_dropped) {
         mk_buf_t f = MK_BUF_INIT;
-        int rc = mk_smsg_encode_dropped(c->dropped_pending, &f);
+        int rc = mk_smsg_encode_dropped(cur->owed_dropped, &f);
         if (rc == MK_OK) rc = mk_link_write(c->link, f.ptr, f.len);
         mk_buf_free(&f);
         if (rc != MK_OK) return rc;
-        c->dropped_pending = 0;
+        cur->owed_dropped = 0;
     }
     uint8_t hdr = MK_SMSG_DATUM_HEADER;
     mk_bytes_t parts[2] = {{&hdr, 1}, {d->bytes, d->len}};
@@ -319,107 +328,90 @@ static int write_datum(mk_pchan_t *c, const mk_sdatum_t *d) {
     if (rc == MK_OK) {
         c->stats.datums++;
         c->stats.bytes += d->len;
-        mk_counter_add(c->sink->m_items, 1);
-        mk_counter_add(c->sink->m_bytes, d->len);
-        mk_counter_add(c->st->m_datums, 1);
-        mk_counter_add(c->st->m_bytes, d->len);
+        s->sent_datums++;
+        s->sent_bytes += d->len;
     }
     return rc;
 }
 
-/* Moves pending datums to the link while its output takes them. */
-static void flush_pending(mk_pchan_t *c) {
-    size_t cap = c->sink->cfg.buffer_size;
-    while (c->plen) {
-        mk_sdatum_t *d = c->pend[c->phead];
-        int rc = write_datum(c, d);
-        if (rc == MK_EFULL) return;
-        if (rc == MK_OK) {
-            pthread_mutex_lock(&c->sink->mu);
-            c->sink->stats.total.datums++;
-            c->sink->stats.total.bytes += d->len;
-            pthread_mutex_unlock(&c->sink->mu);
-        }
-        c->phead = (c->phead + 1) % cap;
-        c->plen--;
-        sdatum_unref(d);
-        if (rc != MK_OK) return;
-    }
+/* Publishes what the links took since the last call: metrics and the producer's totals. */
+static void account_sent(mk_sink_t *s) {
+    if (!s->sent_datums) return;
+    mk_counter_add(s->m_items, s->sent_datums);
+    mk_counter_add(s->m_bytes, s->sent_bytes);
+    mk_counter_add(s->st->m_datums, s->sent_datums);
+    mk_counter_add(s->st->m_bytes, s->sent_bytes);
+    pthread_mutex_lock(&s->mu);
+    s->stats.total.datums += s->sent_datums;
+    s->stats.total.bytes += s->sent_bytes;
+    pthread_mutex_unlock(&s->mu);
+    s->sent_datums = s->sent_bytes = 0;
 }
 
-/* The channel cannot take d: it waits in the pending queue; a full one makes the channel lagging
- * (10_413), or, with disconnect_lagging off, drops its oldest datum. False when the channel closed. */
-static bool make_pending(mk_sink_t *s, mk_pchan_t *c, mk_sdatum_t *d) {
-    size_t cap = s->cfg.buffer_size;
-    if (!c->pend && !(c->pend = calloc(cap, sizeof *c->pend))) {
-        chan_close(c, MK_CLOSE_CANCELLED, "out of memory");
-        return false;
+/* Hands c's backlog to its link; a failed link closes the channel. */
+static void flush_chan(mk_sink_t *s, mk_pchan_t *c) {
+    int rc = mk_fan_flush(&s->fan, &c->cur, write_datum, s, NULL);
+    if (rc != MK_OK && rc != MK_EFULL) chan_close(c, MK_CLOSE_CANCELLED, "write failed");
+}
+
+/* One datum to every Connected channel (the ring holds it until the last link took it). A channel
+ * whose backlog would pass buffer_size is lagging: closed with 10_413, or (disconnect_lagging off)
+ * it skips its oldest datum and owes a Dropped{n}. */
+static void fanout(mk_sink_t *s, mk_sdatum_t *d) {
+    bool any = false;
+    for (mk_pchan_t *c = s->chans; c && !any; c = c->next)
+        any = c->state == MK_CHANNEL_CONNECTED && mk_criteria_matches(NULL, d->bytes, d->len);
+    if (!any) {
+        if (s->cfg.undelivered) s->cfg.undelivered(s->cfg.undelivered_ctx, d->bytes, d->len);
+        pthread_mutex_lock(&s->mu);
+        s->stats.undelivered++;
+        pthread_mutex_unlock(&s->mu);
+        sdatum_unref(d);
+        return;
     }
-    if (c->plen == cap) {
-        if (s->cfg.disconnect_lagging != MK_TOGGLE_OFF) {
+    uint64_t dropped_before = s->fan.dropped;
+    mk_fan_push(&s->fan, d);
+    for (mk_pchan_t *c = s->chans, *next; c; c = next) {
+        next = c->next;
+        if (c->cur.lagging) {
             pthread_mutex_lock(&s->mu);
             s->stats.lagging_disconnects++;
             pthread_mutex_unlock(&s->mu);
             chan_close(c, MK_CLOSE_TOO_SLOW, "consumer too slow");
-            return false;
-        }
-        sdatum_unref(c->pend[c->phead]);  /* the freshest data wins */
-        c->phead = (c->phead + 1) % cap;
-        c->plen--;
-        c->dropped_pending++;
-        c->stats.dropped++;
-        mk_counter_add(s->m_dropped, 1);
-    }
-    atomic_fetch_add(&d->refs, 1);
-    c->pend[(c->phead + c->plen) % cap] = d;
-    c->plen++;
-    return true;
-}
-
-static void fanout(mk_sink_t *s, mk_sdatum_t *d) {
-    bool any = false;
-    uint64_t sent = 0;
-    for (mk_pchan_t *c = s->chans, *next; c; c = next) {
-        next = c->next;
-        if (c->state != MK_CHANNEL_CONNECTED || !mk_criteria_matches(NULL, d->bytes, d->len)) continue;
-        any = true;
-        if (c->plen) flush_pending(c);
-        if (c->plen) {
-            make_pending(s, c, d);
             continue;
         }
-        int rc = write_datum(c, d);
-        if (rc == MK_OK) sent++;
-        else if (rc == MK_EFULL) make_pending(s, c, d);
-        else chan_close(c, MK_CLOSE_CANCELLED, "write failed");
+        c->stats.dropped = c->cur.dropped;
+        if (c->state == MK_CHANNEL_CONNECTED && !c->cur.blocked) flush_chan(s, c);
     }
-    if (!any && s->cfg.undelivered) s->cfg.undelivered(s->cfg.undelivered_ctx, d->bytes, d->len);
-    pthread_mutex_lock(&s->mu);
-    s->stats.total.datums += sent;
-    s->stats.total.bytes += sent * d->len;
-    if (!any) s->stats.undelivered++;
-    pthread_mutex_unlock(&s->mu);
+    if (s->fan.dropped != dropped_before) mk_counter_add(s->m_dropped, s->fan.dropped - dropped_before);
 }
 
 static void pchan_on_writable(mk_link_t *l, void *ctx) {
     (void)l;
     mk_pchan_t *c = ctx;
-    if (c->sink && c->state == MK_CHANNEL_CONNECTED) flush_pending(c);
+    mk_sink_t *s = c->sink;
+    if (!s || c->state != MK_CHANNEL_CONNECTED) return;
+    flush_chan(s, c);
+    account_sent(s);
 }
 
 static void drain_dispose(void *arg);
 
-/* Takes one batch of the input queue (≤ 256 datums, ≤ 1 MiB) and fans it out. When more is queued
- * the drain is posted again rather than looped, so the event loop flushes the links' output between
- * batches. */
+/* Takes one batch of the input queue (≤ 256 datums, ≤ half the ring, ≤ the write window) and fans
+ * it out. When more is queued the drain is posted again rather than looped, so the event loop
+ * flushes the links' output between batches. */
 #define MK_DRAIN_DATUMS 256
-#define MK_DRAIN_BYTES (1024u * 1024u)
+#define MK_DRAIN_BYTES MK_STREAMS_WRITE_WINDOW
 static void drain(mk_network_t *n, void *arg) {
     mk_sink_t *s = arg;
     mk_sdatum_t *batch[MK_DRAIN_DATUMS];
     size_t k = 0, bytes = 0;
     pthread_mutex_lock(&s->mu);
-    while (k < MK_DRAIN_DATUMS && bytes < MK_DRAIN_BYTES && s->qlen) {
+    /* a turn never takes more than half the ring: a consumer that keeps up is never overrun by the
+     * batching alone, since its link is written between turns */
+    size_t max = s->cfg.buffer_size / 2 ? s->cfg.buffer_size / 2 : 1;
+    if (max > MK_DRAIN_DATUMS) max = MK_DRAIN_DATUMS;
+    while (k < max && bytes < MK_DRAIN_BYTES && s->qlen) {
         bytes += s->queue[s->qhead]->len;
         batch[k++] = s->queue[s->qhead];
         s->qhead = (s->qhead + 1) % s->cfg.buffer_size;
@@ -432,9 +424,10 @@ static void drain(mk_network_t *n, void *arg) {
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     for (size_t i = 0; i < k; i++) {
-        if (!closed) fanout(s, batch[i]);
-        sdatum_unref(batch[i]);
+        if (!closed) fanout(s, batch[i]);  /* takes the reference */
+        else sdatum_unref(batch[i]);
     }
+    account_sent(s);
     if (more && !closed && s->drain_ev) {
         /* a zero timer runs after the next poll: the links' output is written in between */
         sink_ref(s);
@@ -577,7 +570,8 @@ static mk_sink_t *sink_new(mk_streams_t *st, const mk_id_t *id, const mk_produce
     atomic_init(&s->handles, 0);
     s->opened_ms = mk_streams_now_ms();
     s->queue = calloc(s->cfg.buffer_size, sizeof *s->queue);
-    if (!s->queue || mk_when_copy(&s->online_when, s->cfg.online_when ? s->cfg.online_when : &dflt) != MK_OK ||
+    if (!s->queue ||
+        mk_fan_init(&s->fan, s->cfg.buffer_size, s->cfg.disconnect_lagging == MK_TOGGLE_OFF, sdatum_release) != MK_OK || mk_when_copy(&s->online_when, s->cfg.online_when ? s->cfg.online_when : &dflt) != MK_OK ||
         mk_readyfd_init(&s->ready) != MK_OK) {
         sink_destroy(s);
         MK_ERR(e, MK_ENOMEM, "out of memory");
@@ -674,60 +668,84 @@ mk_producer_t *mk_producer_open(mk_network_t *n, const char *name, const mk_prod
 
 mk_id_t mk_producer_stream_id(const mk_producer_t *p) { return p ? p->sink->id : (mk_id_t){{0}}; }
 
-static int send_impl(mk_producer_t *p, const void *data, size_t len, int timeout_ms, mk_error_t *e) {
-    if (!p || (!data && len)) return MK_ERR(e, MK_EINVAL, "send: producer or data is NULL");
-    mk_sink_t *s = p->sink;
-    mk_network_t *n = s->n;
-    pthread_mutex_lock(&s->mu);
-    bool closed = s->closed;
-    pthread_mutex_unlock(&s->mu);
-    if (closed) return MK_ERR(e, MK_ECLOSED, "the producer is closed");
-    size_t max = mk_net_config(n)->max_frame_size;
-    if (len + 1 > max) return MK_ERR(e, MK_E2BIG, "datum of %zu bytes exceeds the frame limit %zu", len, max - 1);
-    if (timeout_ms != 0 && mk_network_on_loop(n)) return MK_ERR(e, MK_EDEADLK, "send would block the loop thread");
+/* A datum of len bytes copied from data; NULL when out of memory. */
+static mk_sdatum_t *sdatum_new(const void *data, size_t len) {
     mk_sdatum_t *d = malloc(sizeof *d + len);
-    if (!d) return MK_ERR(e, MK_ENOMEM, "out of memory");
+    if (!d) return NULL;
     atomic_init(&d->refs, 1);
     d->len = len;
     if (len) memcpy(d->bytes, data, len);
-    int64_t deadline = timeout_ms < 0 ? -1 : mk_deadline_from(timeout_ms);
+    return d;
+}
+
+/* Moves d[0..k) into the input queue under one lock, waiting (timeout_ms < 0: forever, 0: not at all)
+ * for the producer to be online and the queue to have room; *taken says how many went in (the caller
+ * still owns the rest). Posts the drain when the queue was idle. API threads. */
+static int enqueue(mk_sink_t *s, mk_sdatum_t **d, size_t k, int timeout_ms, int64_t deadline, size_t *taken,
+                   mk_error_t *e) {
     int rc = MK_OK;
+    size_t i = 0;
     pthread_mutex_lock(&s->mu);
-    for (;;) {
+    while (i < k) {
         if (s->closed) {
             rc = MK_ERR(e, MK_ECLOSED, "the producer is closed");
             break;
         }
-        if (s->online && s->qlen < s->cfg.buffer_size) break;
+        if (s->online && s->qlen < s->cfg.buffer_size) {
+            while (i < k && s->qlen < s->cfg.buffer_size) {
+                s->queue[(s->qhead + s->qlen) % s->cfg.buffer_size] = d[i++];
+                s->qlen++;
+                s->stats.accepted++;
+            }
+            continue;
+        }
         if (timeout_ms == 0) {
             rc = !s->online ? MK_ERR(e, MK_EOFFLINE, "the producer is offline (its online condition is unmet)")
                             : MK_ERR(e, MK_EFULL, "the input queue is full (%u datums)", s->cfg.buffer_size);
             break;
         }
+        if (i && !s->drain_posted) break;  /* let the loop start draining what went in, then come back */
         if (mk_cond_wait_ms(&s->cv, &s->mu, deadline) == MK_ETIMEDOUT) {
             rc = MK_ERR(e, MK_ETIMEDOUT, "send: not %s within %d ms", s->online ? "room" : "online", timeout_ms);
             break;
         }
     }
-    bool post = false;
-    if (rc == MK_OK) {
-        s->queue[(s->qhead + s->qlen) % s->cfg.buffer_size] = d;
-        s->qlen++;
-        s->stats.accepted++;
-        post = !s->drain_posted;
-        s->drain_posted = true;
-        mk_readyfd_set(&s->ready, s->online && s->qlen < s->cfg.buffer_size);
-    }
+    bool post = i > 0 && !s->drain_posted;
+    if (post) s->drain_posted = true;
+    if (i) mk_readyfd_set(&s->ready, s->online && s->qlen < s->cfg.buffer_size);
     pthread_mutex_unlock(&s->mu);
-    if (rc != MK_OK) {
-        sdatum_unref(d);
-        return rc;
-    }
+    *taken = i;
     if (post) {
         sink_ref(s);
-        if (mk_loop_post(n, drain, s, drain_dispose) != MK_OK) return MK_OK;  /* stopping: dropped with the sink */
+        (void)mk_loop_post(s->n, drain, s, drain_dispose);  /* fails only while stopping: dropped with the sink */
     }
+    return rc;
+}
+
+/* Checks a send call's arguments and the producer's state before any copy. */
+static int send_check(mk_producer_t *p, size_t len, int timeout_ms, mk_error_t *e) {
+    mk_sink_t *s = p->sink;
+    pthread_mutex_lock(&s->mu);
+    bool closed = s->closed;
+    pthread_mutex_unlock(&s->mu);
+    if (closed) return MK_ERR(e, MK_ECLOSED, "the producer is closed");
+    size_t max = mk_net_config(s->n)->max_frame_size;
+    if (len + 1 > max) return MK_ERR(e, MK_E2BIG, "datum of %zu bytes exceeds the frame limit %zu", len, max - 1);
+    if (timeout_ms != 0 && mk_network_on_loop(s->n)) return MK_ERR(e, MK_EDEADLK, "send would block the loop thread");
     return MK_OK;
+}
+
+static int send_impl(mk_producer_t *p, const void *data, size_t len, int timeout_ms, mk_error_t *e) {
+    if (!p || (!data && len)) return MK_ERR(e, MK_EINVAL, "send: producer or data is NULL");
+    int rc = send_check(p, len, timeout_ms, e);
+    if (rc != MK_OK) return rc;
+    mk_sdatum_t *d = sdatum_new(data, len);
+    if (!d) return MK_ERR(e, MK_ENOMEM, "out of memory");
+    int64_t deadline = timeout_ms < 0 ? -1 : mk_deadline_from(timeout_ms);
+    size_t taken = 0;
+    while (rc == MK_OK && !taken) rc = enqueue(p->sink, &d, 1, timeout_ms, deadline, &taken, e);
+    if (!taken) sdatum_unref(d);
+    return rc;
 }
 
 int mk_producer_try_send(mk_producer_t *p, const void *data, size_t len, mk_error_t *e) {
@@ -738,19 +756,39 @@ int mk_producer_send(mk_producer_t *p, const void *data, size_t len, int timeout
     return send_impl(p, data, len, timeout_ms, e);
 }
 
+/* Datums are copied and queued in runs of up to 64, each run under one lock. */
+#define MK_SEND_RUN 64
 int mk_producer_send_many(mk_producer_t *p, const mk_send_item_t *v, size_t n, size_t *accepted, int timeout_ms,
                           mk_error_t *e) {
     if (accepted) *accepted = 0;
-    if (!v && n) return MK_ERR(e, MK_EINVAL, "send_many: items are NULL");
-    int64_t deadline = timeout_ms < 0 ? -1 : mk_deadline_from(timeout_ms);
+    if (!p || (!v && n)) return MK_ERR(e, MK_EINVAL, "send_many: producer or items are NULL");
     for (size_t i = 0; i < n; i++) {
-        int left = timeout_ms < 0 ? -1 : timeout_ms == 0 ? 0 : (int)(deadline - mk_now_ms());
-        if (timeout_ms > 0 && left < 1) left = 1;
-        int rc = send_impl(p, v[i].data, v[i].len, left, e);
+        if (!v[i].data && v[i].len) return MK_ERR(e, MK_EINVAL, "send_many: item %zu has NULL data", i);
+        int rc = send_check(p, v[i].len, timeout_ms, e);
         if (rc != MK_OK) return rc;
-        if (accepted) *accepted = i + 1;
     }
-    return MK_OK;
+    int64_t deadline = timeout_ms < 0 ? -1 : mk_deadline_from(timeout_ms);
+    size_t done = 0;
+    int rc = MK_OK;
+    while (done < n && rc == MK_OK) {
+        mk_sdatum_t *run[MK_SEND_RUN];
+        size_t k = 0;
+        while (k < MK_SEND_RUN && done + k < n) {
+            if (!(run[k] = sdatum_new(v[done + k].data, v[done + k].len))) break;
+            k++;
+        }
+        if (!k) return MK_ERR(e, MK_ENOMEM, "out of memory");
+        size_t off = 0;
+        while (rc == MK_OK && off < k) {
+            size_t taken = 0;
+            rc = enqueue(p->sink, run + off, k - off, timeout_ms, deadline, &taken, e);
+            off += taken;
+        }
+        for (size_t i = off; i < k; i++) sdatum_unref(run[i]);
+        done += off;
+        if (accepted) *accepted = done;
+    }
+    return rc;
 }
 
 int mk_producer_fd(const mk_producer_t *p) {

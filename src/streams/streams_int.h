@@ -13,12 +13,16 @@
 #include "net/net.h"
 #include "streams/accept.h"
 #include "streams/backoff.h"
+#include "streams/chan_p.h"
 #include "streams/chan_c.h"
 #include "streams/cond.h"
 #include "streams/wire.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+
+/* Unsent bytes a producer channel's link may hold before datums wait in the ring (spec 30 §2.3). */
+#define MK_STREAMS_WRITE_WINDOW (256u * 1024u)
 
 struct event;
 typedef struct mk_streams mk_streams_t;
@@ -67,15 +71,12 @@ struct mk_pchan {  /* one consumer subscribed to a sink (or still in its handsha
     const mk_peer_entry_t *entry;  /* at subscription */
     mk_ticket_gate_t *gate;
     int64_t since_ms;         /* handshake start (monotonic) */
-    uint64_t dropped_pending; /* drop-oldest mode: Dropped{n} owed before the next datum */
-    struct mk_sdatum **pend;  /* datums the link's output could not take yet (≤ buffer_size) */
-    size_t phead, plen;
-    bool lagging;
+    mk_fan_cursor_t cur;      /* read cursor into the sink's ring while Connected */
     mk_stream_stats_t stats;
     mk_chan_p_t proto;        /* the handshake and frame rules of this link */
 };
 
-typedef struct mk_sdatum {  /* a datum: in the sink's input queue, then in channels' pending queues */
+typedef struct mk_sdatum {  /* a datum: in the sink's input queue, then in its ring */
     _Atomic uint32_t refs;
     size_t len;
     uint8_t bytes[];
@@ -92,6 +93,8 @@ struct mk_sink {
     mk_when_t online_when;
     mk_pchan_t *chans;
     size_t nchans;            /* Connected */
+    mk_fan_t fan;             /* datums not yet handed to every Connected channel's link */
+    uint64_t sent_datums, sent_bytes;  /* handed to links since the last stats update */
     bool listed;              /* in the local entry */
     struct event *drain_ev;   /* continues a drain after the loop has flushed the links */
     mk_gauge_t *m_consumers;
