@@ -22,11 +22,12 @@ static void dial(mk_cchan_t *ch);
 static _Atomic uint32_t *refs_of(mk_consumer_t *c) { return &c->refs; }
 
 static void consumer_destroy(mk_consumer_t *c) {
-    for (size_t i = 0; i < c->qlen; i++) {
+    for (size_t i = 0; i < c->qlen + c->nstaged; i++) {  /* staged ones too (a close cut a read short) */
         mk_datum_t d = {.ref_ = c->queue[(c->qhead + i) % c->qcap]};
         mk_datum_free(&d);
     }
     free(c->queue);
+    mk_bufpool_release(c->pool);
     for (size_t i = 0; i < c->ntickets; i++) mk_ticket_validator_unref(c->tickets[i]);
     mk_when_free(&c->online_when);
     mk_readyfd_close(&c->ready);
@@ -45,7 +46,7 @@ static void cunref(mk_consumer_t *c) {
 void mk_datum_free(mk_datum_t *d) {
     if (!d) return;
     mk_rdatum_t *r = d->ref_;
-    if (r && atomic_fetch_sub(&r->refs, 1) == 1) free(r);
+    if (r && atomic_fetch_sub(&r->refs, 1) == 1) mk_bufpool_free(r);
     memset(d, 0, sizeof *d);
 }
 
@@ -58,7 +59,7 @@ int mk_datum_dup(const mk_datum_t *src, mk_datum_t *dst) {
         return MK_OK;
     }
     /* a callback-mode datum lives for the call: copy it */
-    r = malloc(sizeof *r + src->len);
+    r = mk_bufpool_alloc(NULL, sizeof *r + src->len);
     if (!r) return MK_ENOMEM;
     atomic_init(&r->refs, 1);
     r->len = src->len;
@@ -129,18 +130,34 @@ static void emit(mk_cchan_t *ch) {
     c->cfg.on_channel(c->cfg.on_channel_ctx, &info);
 }
 
-/* Wakes receivers (fd and condition variable) once for the datums queued since the last wake-up. */
-static void wake_receivers(mk_consumer_t *c) {
-    if (!c->wake_pending) return;
-    c->wake_pending = false;
+/* Hands the datums staged since the last call to the receivers under one lock with one wake-up (fd
+ * and condition variable), adds callback-mode totals, and pauses reading when the queue is full. */
+static void publish(mk_consumer_t *c) {
+    if (!c->nstaged && !c->cb_datums) return;
     pthread_mutex_lock(&c->mu);
-    mk_readyfd_set(&c->ready, c->qlen > 0 || c->closed);
-    pthread_cond_broadcast(&c->cv);
+    c->qlen += c->nstaged;
+    c->qbytes += c->staged_bytes;
+    c->total.datums += c->cb_datums;
+    c->total.bytes += c->cb_bytes;
+    c->seen_len = c->qlen;
+    c->seen_bytes = c->qbytes;
+    bool full = c->qlen >= c->qcap || c->qbytes >= c->cfg.queue_bytes;
+    if (c->nstaged) {
+        mk_readyfd_set(&c->ready, true);
+        pthread_cond_broadcast(&c->cv);
+    }
     pthread_mutex_unlock(&c->mu);
+    c->nstaged = c->staged_bytes = 0;
+    c->cb_datums = c->cb_bytes = 0;
+    if (full && !c->paused) {  /* back-pressure: stop reading Connected links until half drained */
+        c->paused = true;
+        for (mk_cchan_t *x = c->chans; x; x = x->next)
+            if (x->link && x->accepted) mk_link_pause_read(x->link, true);
+    }
 }
 
 static void drop_link(mk_cchan_t *ch, uint32_t code, const char *why) {
-    wake_receivers(ch->c);  /* a read cut short by the close still delivers what it queued */
+    publish(ch->c);  /* a read cut short by the close still delivers what it queued */
     mk_link_t *l = ch->link;
     ch->link = NULL;
     ch->link_open = false;
@@ -270,32 +287,27 @@ static void deliver(mk_cchan_t *ch, mk_bytes_t datum) {
     if (ch->backoff.streak_start_ms) mk_backoff_reset(&ch->backoff);  /* a datum ends a failure streak */
     if (c->cfg.on_datum) {
         mk_datum_t d = {datum.ptr, datum.len, ch->peer, ch->id, NULL};
-        pthread_mutex_lock(&c->mu);
-        c->total.datums++;
-        c->total.bytes += datum.len;
-        pthread_mutex_unlock(&c->mu);
+        c->cb_datums++;
+        c->cb_bytes += datum.len;
         c->cfg.on_datum(c->cfg.on_datum_ctx, &d);
         return;
     }
-    mk_rdatum_t *r = malloc(sizeof *r + datum.len);
+    mk_rdatum_t *r = mk_bufpool_alloc(datum.len <= MK_STREAMS_SMALL_DATUM ? c->pool : NULL, sizeof *r + datum.len);
     if (!r) return;
     atomic_init(&r->refs, 1);
     r->len = datum.len;
     r->producer = ch->peer;
     r->channel_id = ch->id;
     if (datum.len) memcpy(r->bytes, datum.ptr, datum.len);
-    pthread_mutex_lock(&c->mu);
-    c->queue[(c->qhead + c->qlen) % c->qcap] = r;
-    c->qlen++;
-    c->qbytes += datum.len;
-    bool full = c->qlen >= c->qcap || c->qbytes >= c->cfg.queue_bytes;
-    pthread_mutex_unlock(&c->mu);
-    c->wake_pending = true;  /* receivers are woken once per socket read: cchan_on_read_end */
-    if (full && !c->paused) {  /* back-pressure: stop reading Connected links until half drained */
-        c->paused = true;
-        for (mk_cchan_t *x = c->chans; x; x = x->next)
-            if (x->link && x->accepted) mk_link_pause_read(x->link, true);
-    }
+    /* Receivers take from the head and never touch slots past the published length, so the loop
+     * fills the tail without the lock and publishes once per socket read (cchan_on_read_end). The
+     * length seen at the last publish bounds the queue: when the bound says full, publish now to
+     * learn the real length (and pause if it is full). */
+    c->queue[c->qtail] = r;
+    c->qtail = (c->qtail + 1) % c->qcap;
+    c->nstaged++;
+    c->staged_bytes += datum.len;
+    if (c->seen_len + c->nstaged >= c->qcap || c->seen_bytes + c->staged_bytes >= c->cfg.queue_bytes) publish(c);
 }
 
 static void cchan_on_frame(mk_link_t *l, void *ctx, const uint8_t *p, size_t n) {
@@ -356,10 +368,10 @@ static void cchan_on_close(mk_link_t *l, void *ctx, uint32_t code, bool remote, 
     }
 }
 
-/* One wake-up (fd and condition variable) for all the datums of one socket read. */
+/* One lock and one wake-up for all the datums of one socket read. */
 static void cchan_on_read_end(mk_link_t *l, void *ctx) {
     (void)l;
-    wake_receivers(((mk_cchan_t *)ctx)->c);
+    publish(((mk_cchan_t *)ctx)->c);
 }
 
 static const mk_link_ops_t cchan_ops = {.on_open = cchan_on_open, .on_frame = cchan_on_frame, .on_close = cchan_on_close,
@@ -590,6 +602,7 @@ static void open_cmd(mk_network_t *n, void *arg) {
     mk_consumer_t *c = a->out;
     c->st = st;
     c->n = n;
+    c->pool = mk_bufpool_retain(st->pool);
     char sid[MK_ID_SHORT_LEN + 1];
     const char *kv[] = {"stream", mk_id_short(&c->id, sid), NULL};
     mk_registry_t *r = mk_net_registry(n);

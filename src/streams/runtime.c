@@ -78,6 +78,7 @@ static void streams_destroy(void *state) {
     if (!st) return;
     if (st->watch) mk_catalog_watch_free(st->watch);
     if (st->tick_ev) event_free(st->tick_ev);
+    mk_bufpool_close(st->pool);
     free(st);
 }
 
@@ -97,13 +98,14 @@ int mk_streams_install(mk_network_t *n, const mk_streams_config_t *cfg, mk_error
     st->rng = (uint64_t)mk_now_us() ^ 0x5eedu;
     st->next_chan_id = 1;
     st->tick_ev = event_new(mk_net_base(n), -1, 0, on_tick, st);
+    st->pool = mk_bufpool_new(MK_STREAMS_POOL_BLOCK, MK_STREAMS_POOL_IDLE);
     mk_registry_t *r = mk_net_registry(n);
     st->m_sinks = mk_metrics_gauge(r, "mosaik_streams_producers_active", NULL);
     st->m_links_accepted = mk_metrics_counter(r, "mosaik_streams_connections_accepted", NULL);
     st->m_links_rejected = mk_metrics_counter(r, "mosaik_streams_connections_rejected", NULL);
     st->m_datums = mk_metrics_counter(r, "mosaik_streams_datums_total", NULL);
     st->m_bytes = mk_metrics_counter(r, "mosaik_streams_bytes_total", NULL);
-    int rc = st->tick_ev ? mk_net_register(n, MK_STREAMS_ALPN, on_accept, st, e)
+    int rc = st->tick_ev && st->pool ? mk_net_register(n, MK_STREAMS_ALPN, on_accept, st, e)
                          : MK_ERR(e, MK_ENOMEM, "out of memory");
     mk_subsystem_t s = {.state = st, .start = streams_start, .stop = streams_stop, .destroy = streams_destroy};
     if (rc == MK_OK) rc = mk_net_install(n, MK_SUBSYS_STREAMS, &s, e);

@@ -16,7 +16,7 @@
 static const mk_link_ops_t pchan_ops;
 
 static void sdatum_unref(mk_sdatum_t *d) {
-    if (d && atomic_fetch_sub(&d->refs, 1) == 1) free(d);
+    if (d && atomic_fetch_sub(&d->refs, 1) == 1) mk_bufpool_free(d);
 }
 static void sdatum_release(void *d) { sdatum_unref(d); }
 
@@ -29,6 +29,7 @@ static void sink_destroy(mk_sink_t *s) {
     for (size_t i = 0; i < s->qlen; i++) sdatum_unref(s->queue[(s->qhead + i) % s->cfg.buffer_size]);
     free(s->queue);
     mk_fan_free(&s->fan);
+    mk_bufpool_release(s->pool);
     for (size_t i = 0; i < s->ntickets; i++) mk_ticket_validator_unref(s->tickets[i]);
     mk_when_free(&s->online_when);
     mk_readyfd_close(&s->ready);
@@ -557,6 +558,7 @@ static mk_sink_t *sink_new(mk_streams_t *st, const mk_id_t *id, const mk_produce
     s->st = st;
     s->n = st->n;
     s->id = *id;
+    s->pool = mk_bufpool_retain(st->pool);
     if (cfg) s->cfg = *cfg;
     if (!s->cfg.buffer_size) s->cfg.buffer_size = 1024;
     if (s->cfg.disconnect_lagging == MK_TOGGLE_DEFAULT) s->cfg.disconnect_lagging = MK_TOGGLE_ON;
@@ -669,8 +671,8 @@ mk_producer_t *mk_producer_open(mk_network_t *n, const char *name, const mk_prod
 mk_id_t mk_producer_stream_id(const mk_producer_t *p) { return p ? p->sink->id : (mk_id_t){{0}}; }
 
 /* A datum of len bytes copied from data; NULL when out of memory. */
-static mk_sdatum_t *sdatum_new(const void *data, size_t len) {
-    mk_sdatum_t *d = malloc(sizeof *d + len);
+static mk_sdatum_t *sdatum_new(mk_sink_t *s, const void *data, size_t len) {
+    mk_sdatum_t *d = mk_bufpool_alloc(len <= MK_STREAMS_SMALL_DATUM ? s->pool : NULL, sizeof *d + len);
     if (!d) return NULL;
     atomic_init(&d->refs, 1);
     d->len = len;
@@ -739,7 +741,7 @@ static int send_impl(mk_producer_t *p, const void *data, size_t len, int timeout
     if (!p || (!data && len)) return MK_ERR(e, MK_EINVAL, "send: producer or data is NULL");
     int rc = send_check(p, len, timeout_ms, e);
     if (rc != MK_OK) return rc;
-    mk_sdatum_t *d = sdatum_new(data, len);
+    mk_sdatum_t *d = sdatum_new(p->sink, data, len);
     if (!d) return MK_ERR(e, MK_ENOMEM, "out of memory");
     int64_t deadline = timeout_ms < 0 ? -1 : mk_deadline_from(timeout_ms);
     size_t taken = 0;
@@ -774,7 +776,7 @@ int mk_producer_send_many(mk_producer_t *p, const mk_send_item_t *v, size_t n, s
         mk_sdatum_t *run[MK_SEND_RUN];
         size_t k = 0;
         while (k < MK_SEND_RUN && done + k < n) {
-            if (!(run[k] = sdatum_new(v[done + k].data, v[done + k].len))) break;
+            if (!(run[k] = sdatum_new(p->sink, v[done + k].data, v[done + k].len))) break;
             k++;
         }
         if (!k) return MK_ERR(e, MK_ENOMEM, "out of memory");

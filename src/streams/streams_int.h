@@ -5,6 +5,7 @@
 #ifndef MK_STREAMS_STREAMS_INT_H
 #define MK_STREAMS_STREAMS_INT_H
 
+#include "core/bufpool.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/readyfd.h"
@@ -23,6 +24,10 @@
 
 /* Unsent bytes a producer channel's link may hold before datums wait in the ring (spec 30 §2.3). */
 #define MK_STREAMS_WRITE_WINDOW (256u * 1024u)
+/* Datums up to this size are allocated from the network's buffer pool (spec 30 §9). */
+#define MK_STREAMS_SMALL_DATUM 256u
+#define MK_STREAMS_POOL_BLOCK (MK_STREAMS_SMALL_DATUM + 64u)  /* + the larger datum header */
+#define MK_STREAMS_POOL_IDLE 8192u
 
 struct event;
 typedef struct mk_streams mk_streams_t;
@@ -87,6 +92,7 @@ struct mk_sink {
     mk_streams_t *st;         /* loop side only: freed with the network */
     mk_network_t *n;          /* for API calls, used only while not closed */
     mk_id_t id;
+    mk_bufpool_t *pool;       /* retained: small datums */
     mk_producer_config_t cfg;  /* defaults applied; arrays copied */
     size_t nrequire, ntickets;
     const mk_ticket_validator_t *tickets[MK_STREAM_MAX_TICKETS];  /* references */
@@ -154,6 +160,7 @@ struct mk_consumer {
     mk_streams_t *st;         /* loop side only: freed with the network */
     mk_network_t *n;          /* for API calls, used only while not closed */
     mk_id_t id;
+    mk_bufpool_t *pool;       /* retained: small datums */
     mk_consumer_config_t cfg;
     size_t nrequire, ntickets;
     const mk_ticket_validator_t *tickets[MK_STREAM_MAX_TICKETS];
@@ -169,7 +176,10 @@ struct mk_consumer {
     mk_rdatum_t **queue;      /* mu: ring */
     size_t qcap, qhead, qlen, qbytes;  /* mu */
     bool paused;              /* loop: Connected links not read while the queue is full */
-    bool wake_pending;        /* loop: datums queued since the last wake-up of receivers */
+    size_t qtail;             /* loop: the slot after the last staged datum (= qhead + qlen + nstaged) */
+    size_t nstaged, staged_bytes;  /* loop: datums in slots past qlen, not yet published */
+    size_t seen_len, seen_bytes;   /* loop: qlen, qbytes at the last publish (upper bounds since) */
+    uint64_t cb_datums, cb_bytes;  /* loop: callback-mode totals not yet published */
     bool closed, online;      /* mu */
     mk_readyfd_t ready;       /* mu: readable while the queue is non-empty or closed */
     mk_waiter_t *waiters;     /* mu */
@@ -188,6 +198,7 @@ struct mk_streams {
     mk_network_t *n;
     mk_network_id_t net_id;
     mk_streams_config_t cfg;
+    mk_bufpool_t *pool;       /* datums ≤ MK_STREAMS_SMALL_DATUM bytes, both directions */
     mk_sink_t *sinks;
     mk_consumer_t *consumers;
     mk_pchan_t *handshakes;   /* producer-side links waiting for Subscribe */
