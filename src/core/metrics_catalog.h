@@ -82,6 +82,8 @@
       "datums received", ("stream"))                                                                     \
     X(STREAMS_CONSUMER_BYTES_RECEIVED, "mosaik_streams_consumer_bytes_received", COUNTER,                \
       "bytes received", ("stream"))                                                                      \
+    X(STREAMS_CONSUMER_PROTOCOL_ERRORS, "mosaik_streams_consumer_protocol_errors", COUNTER,              \
+      "producer frames that broke the protocol (channel closed 400)", ("stream"))                        \
     X(STREAMS_DATUMS_TOTAL, "mosaik_streams_datums_total", COUNTER, "datums of all streams together",    \
       MK_NO_LABELS)                                                                                      \
     X(STREAMS_BYTES_TOTAL, "mosaik_streams_bytes_total", COUNTER, "bytes of all streams together",       \

@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/time.h"
 #include "discovery/discovery.h"
+#include "discovery/entry.h"
 
 #include <event2/event.h>
 #include <stdlib.h>
@@ -174,6 +175,7 @@ static void chan_free(mk_cchan_t *ch) {
     drop_link(ch, 0, NULL);
     if (ch->retry_ev) event_free(ch->retry_ev);
     mk_peer_entry_unref(ch->entry);
+    mk_peer_entry_unref(ch->parked_entry);
     free(ch);
 }
 
@@ -207,10 +209,10 @@ static void chan_park(mk_cchan_t *ch) {
     ch->accepted = false;
     ch->parked = true;
     ch->parked_until_ms = mk_now_ms() + ch->c->st->cfg.park_ms;
-    ch->parked_version = ch->entry ? mk_peer_entry_version(ch->entry) : (mk_entry_version_t){0, 0};
     mk_catalog_t *cat = mk_discovery_catalog(ch->c->st->n);
     const mk_peer_entry_t *cur = cat ? mk_catalog_get(cat, &ch->peer) : NULL;
-    if (cur) ch->parked_version = mk_peer_entry_version(cur);
+    mk_peer_entry_unref(ch->parked_entry);
+    ch->parked_entry = cur ? mk_peer_entry_ref(cur) : ch->entry ? mk_peer_entry_ref(ch->entry) : NULL;
     mk_catalog_free(cat);
     emit(ch);
     if (was) consumer_status(ch->c);
@@ -318,6 +320,8 @@ static void cchan_on_frame(mk_link_t *l, void *ctx, const uint8_t *p, size_t n) 
     switch (a.kind) {
     case MK_CHAN_C_NONE: return;
     case MK_CHAN_C_CLOSE:  /* the producer broke the protocol: close with the code and park it */
+        ch->stats.last_close = a.close_code;
+        mk_counter_add(ch->c->m_protocol_errors, 1);
         drop_link(ch, a.close_code, a.why);
         chan_park(ch);
         return;
@@ -479,7 +483,10 @@ static void examine(mk_consumer_t *c) {
             continue;
         }
         if (ch->parked) {
-            bool changed = mk_entry_version_cmp(mk_peer_entry_version(info.entry), ch->parked_version) != 0;
+            /* a restart (new run) or new content, not a periodic re-announce of the same entry */
+            const mk_peer_entry_t *was = ch->parked_entry;
+            bool changed = !was || mk_peer_entry_version(info.entry).start_ms != mk_peer_entry_version(was).start_ms ||
+                           !mk_entry_same_content(info.entry, was);
             if (changed || mk_now_ms() >= ch->parked_until_ms) chan_remove(ch);  /* examined afresh below */
             continue;
         }
@@ -610,6 +617,7 @@ static void open_cmd(mk_network_t *n, void *arg) {
     c->m_producers = mk_metrics_gauge(r, "mosaik_streams_consumer_producers", kv);
     c->m_items = mk_metrics_counter(r, "mosaik_streams_consumer_items_received", kv);
     c->m_bytes = mk_metrics_counter(r, "mosaik_streams_consumer_bytes_received", kv);
+    c->m_protocol_errors = mk_metrics_counter(r, "mosaik_streams_consumer_protocol_errors", kv);
     mk_gauge_add(c->m_active, 1);
     c->next = st->consumers;
     st->consumers = c;
@@ -829,6 +837,7 @@ static int fill_producers(mk_network_t *n, void *owner, mk_channel_info_t **out,
     if (k && !v) return MK_ENOMEM;
     int64_t now = mk_streams_now_ms();
     for (mk_cchan_t *ch = c->chans; ch; ch = ch->next) {
+        if (ch->state == MK_CHANNEL_TERMINATED) continue;  /* parked: on_channel reported the end */
         mk_channel_info_t *i = &v[(*count)++];
         *i = (mk_channel_info_t){.channel_id = ch->id, .stream_id = c->id, .producer_id = ch->peer,
                                  .consumer_id = mk_network_peer_id(n), .state = ch->state, .stats = ch->stats,

@@ -124,4 +124,39 @@ static void cut_cmd(mk_network_t *n, void *arg) {
 }
 
 void mk_streams_test_cut(mk_network_t *n) { mk_loop_call(n, cut_cmd, NULL, 5000, NULL); }
+
+typedef struct inject_arg {
+    const mk_id_t *stream;
+    const void *payload;
+    size_t len;
+    int written;  /* links written, or the first write error */
+} inject_arg_t;
+
+static void inject_cmd(mk_network_t *n, void *arg) {
+    inject_arg_t *a = arg;
+    mk_streams_t *st = mk_net_subsystem(n, MK_SUBSYS_STREAMS);
+    if (!st || st->stopping) {
+        a->written = MK_ECLOSED;
+        return;
+    }
+    for (mk_sink_t *s = st->sinks; s; s = s->next) {
+        if (!mk_id_eq(&s->id, a->stream)) continue;
+        for (mk_pchan_t *c = s->chans; c; c = c->next) {
+            if (c->state != MK_CHANNEL_CONNECTED || !c->link) continue;
+            int rc = mk_link_write(c->link, a->payload, a->len);
+            if (rc != MK_OK) {
+                a->written = rc;
+                return;
+            }
+            a->written++;
+        }
+    }
+}
+
+int mk_streams_test_inject(mk_network_t *n, const mk_id_t *stream, const void *payload, size_t len) {
+    if (!n || !stream || (!payload && len)) return MK_EINVAL;
+    inject_arg_t a = {.stream = stream, .payload = payload, .len = len};
+    int rc = mk_loop_call(n, inject_cmd, &a, 5000, NULL);
+    return rc != MK_OK ? rc : a.written;
+}
 #endif

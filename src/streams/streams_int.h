@@ -144,7 +144,7 @@ struct mk_cchan {  /* one producer this consumer subscribes to */
     mk_peer_id_t peer;
     mk_channel_state_t state;
     bool link_open, accepted, parked;
-    mk_entry_version_t parked_version;  /* re-examined when the producer's entry changes */
+    const mk_peer_entry_t *parked_entry;  /* the producer's entry when parked: re-examined once it changes */
     int64_t parked_until_ms;
     const mk_peer_entry_t *entry;       /* at creation */
     mk_ticket_gate_t *gate;
@@ -185,7 +185,7 @@ struct mk_consumer {
     mk_waiter_t *waiters;     /* mu */
     mk_cond_obj_t *conds;     /* loop */
     mk_gauge_t *m_producers, *m_active;
-    mk_counter_t *m_items, *m_bytes;
+    mk_counter_t *m_items, *m_bytes, *m_protocol_errors;
     mk_stream_stats_t total;  /* mu */
     int64_t opened_ms;
     _Atomic uint32_t refs;    /* the loop's (until closed) + the handle's + commands in flight */
