@@ -3,7 +3,9 @@
  * in a forked child, nats-server in its own process. Throughput: 1→1 and 1→8 with 64 B and 4 KiB
  * datums sent as fast as one send call per datum allows; latency: 1→1 at 10 000 datums/s with the
  * send time in each datum, one-way latency from CLOCK_MONOTONIC. One JSON line per row, then ratio
- * lines (libmosaik / ZeroMQ datums/s; libmosaik / NATS p50 and p99). --smoke runs 1 000 datums per
+ * lines (libmosaik / ZeroMQ datums/s; libmosaik / NATS p50 and p99). Informative rows: libmosaik with
+ * send_many (throughput) and with callback-mode consumers (latency). cpu_us = CPU time of the producer
+ * and consumer processes (and nats-server's) per datum received. --smoke runs 1 000 datums per
  * row to check the harness; --row K and --system NAME narrow the run (for profiling); a system whose
  * library or server is missing prints "skipped". */
 #include <mosaik/mosaik.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,6 +41,8 @@ typedef struct row {
     double secs;            /* measured by the child: first to last receive */
     long received;          /* all consumers */
     double p50, p99, p999, max;  /* µs, latency rows */
+    double cpu_s;           /* producer + consumer processes (+ nats-server), user + system */
+    int variant;            /* libmosaik: 0 send per datum, 1 send_many, 2 callback-mode consumers */
 } row_t;
 
 static bool smoke;
@@ -196,6 +201,31 @@ static void *mk_recv_main(void *arg) {
     return NULL;
 }
 
+/* The send_many variant: runs of 64 datums per call. */
+typedef struct many_ctx {
+    mk_producer_t *p;
+    uint8_t *buf;           /* 64 copies */
+    mk_send_item_t items[64];
+    size_t n, size;
+    long sent;
+} many_ctx_t;
+
+static void many_flush(many_ctx_t *m) {
+    size_t acc = 0;
+    mk_error_t e;
+    mk_producer_send_many(m->p, m->items, m->n, &acc, 10000, &e);
+    m->sent += (long)acc;
+    m->n = 0;
+}
+
+static int many_send_fn(void *ctx, const void *p, size_t n) {
+    many_ctx_t *m = ctx;
+    memcpy(m->buf + m->n * m->size, p, n);
+    m->items[m->n] = (mk_send_item_t){m->buf + m->n * m->size, n};
+    if (++m->n == 64) many_flush(m);
+    return 1;  /* counted by many_flush */
+}
+
 static mk_network_config_t mk_cfg(void) {
     mk_network_config_t cfg = MK_NETWORK_CONFIG_DEFAULT;
     cfg.network = "bench-streams";
@@ -216,11 +246,21 @@ static void mosaik_producer(row_t *r, long count, double rate, double warmup, in
     char ok;
     if (read(fd, &ok, 1) != 1) return;
     mk_producer_wait(p, MK_WHEN_MIN((uint32_t)r->consumers), 20000, &e);
-    r->sent = produce(mk_send_fn, p, r->size, count, rate, warmup);
+    if (r->variant == 1) {
+        many_ctx_t m = {.p = p, .buf = malloc(64 * r->size), .size = r->size};
+        produce(many_send_fn, &m, r->size, count, rate, warmup);
+        if (m.n) many_flush(&m);
+        r->sent = m.sent;
+        free(m.buf);
+    } else {
+        r->sent = produce(mk_send_fn, p, r->size, count, rate, warmup);
+    }
     producer_collect(r, fd);
     mk_producer_free(p);
     mk_network_free(pn);
 }
+
+static void on_datum_cb(void *ctx, const mk_datum_t *d) { on_receive(ctx, d->data, d->len); }
 
 static void mosaik_consumers(const row_t *r, long count, double rate, int fd) {
     char addr[MK_ADDR_STR_MAX];
@@ -235,6 +275,10 @@ static void mosaik_consumers(const row_t *r, long count, double rate, int fd) {
     lat_t lat;
     consumer_setup(&cnt, &lat, r, count, rate);
     mk_consumer_config_t ccfg = {.queue_datums = 65536, .queue_bytes = 512u << 20};
+    if (r->variant == 2) {
+        ccfg.on_datum = on_datum_cb;
+        ccfg.on_datum_ctx = &cnt;
+    }
     for (int i = 0; i < r->consumers; i++) {
         nets[i] = mk_network_new(&cc, &e);
         cons[i] = mk_consumer_open(nets[i], "bench", &ccfg, &e);
@@ -244,11 +288,19 @@ static void mosaik_consumers(const row_t *r, long count, double rate, int fd) {
     if (write(fd, &ok, 1) != 1) _exit(2);
     pthread_t th[MAXC];
     mk_recv_arg_t args[MAXC];
-    for (int i = 0; i < r->consumers; i++) {
-        args[i] = (mk_recv_arg_t){cons[i], &cnt};
-        pthread_create(&th[i], NULL, mk_recv_main, &args[i]);
+    if (r->variant == 2) {  /* the loop threads count; wait until all came or the stream went quiet */
+        long last = -1;
+        while (atomic_load(&cnt.got) < cnt.expect && atomic_load(&cnt.got) != last) {
+            last = atomic_load(&cnt.got);
+            sleep_ms(2000);
+        }
+    } else {
+        for (int i = 0; i < r->consumers; i++) {
+            args[i] = (mk_recv_arg_t){cons[i], &cnt};
+            pthread_create(&th[i], NULL, mk_recv_main, &args[i]);
+        }
+        for (int i = 0; i < r->consumers; i++) pthread_join(th[i], NULL);
     }
-    for (int i = 0; i < r->consumers; i++) pthread_join(th[i], NULL);
     consumer_report(fd, &cnt, &lat);
     for (int i = 0; i < r->consumers; i++) {
         mk_consumer_free(cons[i]);
@@ -391,6 +443,26 @@ static void nats_consumers(const row_t *r, long count, double rate, int fd) {
 #endif
 
 /* One row in a fresh process: the consumers are forked before anything creates a thread. */
+static double cpu_of(const struct rusage *ru) {
+    return (double)ru->ru_utime.tv_sec + (double)ru->ru_utime.tv_usec / 1e6 + (double)ru->ru_stime.tv_sec +
+           (double)ru->ru_stime.tv_usec / 1e6;
+}
+
+/* CPU seconds (user + system) of a process from /proc, 0 if unreadable. */
+static double proc_cpu(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static void run_row(row_t *r, int system, long count, double rate, double warmup, const char *nats_url) {
     int res[2], sv[2];
     if (pipe(res) != 0) return;
@@ -418,7 +490,10 @@ static void run_row(row_t *r, int system, long count, double rate, double warmup
 #ifdef HAVE_NATS
         if (system == 2) nats_producer(r, count, rate, warmup, sv[0], nats_url);
 #endif
-        waitpid(cons, NULL, 0);
+        struct rusage cru, sru;
+        if (wait4(cons, NULL, 0, &cru) < 0) memset(&cru, 0, sizeof cru);
+        getrusage(RUSAGE_SELF, &sru);
+        r->cpu_s = cpu_of(&cru) + cpu_of(&sru);
         if (write(res[1], r, sizeof *r) != (ssize_t)sizeof *r) _exit(2);
         _exit(0);
     }
@@ -427,6 +502,7 @@ static void run_row(row_t *r, int system, long count, double rate, double warmup
     if (read(res[0], &got, sizeof got) == (ssize_t)sizeof got) {
         r->sent = got.sent, r->secs = got.secs, r->received = got.received;
         r->p50 = got.p50, r->p99 = got.p99, r->p999 = got.p999, r->max = got.max;
+        r->cpu_s = got.cpu_s;
     }
     close(res[0]);
     waitpid(runner, NULL, 0);
@@ -444,10 +520,11 @@ static void print_row(const row_t *r, bool skipped) {
     double per = r->secs > 0 ? (double)r->received / r->consumers / r->secs : 0;
     double loss = r->sent ? 100.0 * (1.0 - (double)r->received / ((double)r->sent * r->consumers)) : 100;
     printf("{\"schema\":\"mosaik.bench/1\",\"bench\":\"streams\",\"system\":\"%s\",\"scenario\":\"%s\",\"size\":%zu,"
-           "\"consumers\":%d,\"datums_s\":%.0f,\"mb_s\":%.2f,\"loss_pct\":%.2f,\"p50_us\":%.1f,\"p99_us\":%.1f,"
-           "\"p999_us\":%.1f,\"max_us\":%.1f%s}\n",
-           r->system, r->scenario, r->size, r->consumers, per, per * (double)r->size / 1e6, loss < 0 ? 0 : loss, r->p50,
-           r->p99, r->p999, r->max, loss > 1 ? ",\"flag\":\"loss > 1%\"" : "");
+           "\"consumers\":%d,\"datums_s\":%.0f,\"mb_s\":%.2f,\"loss_pct\":%.2f,\"cpu_us\":%.2f,\"p50_us\":%.1f,"
+           "\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f%s}\n",
+           r->system, r->scenario, r->size, r->consumers, per, per * (double)r->size / 1e6, loss < 0 ? 0 : loss,
+           r->received ? r->cpu_s * 1e6 / (double)r->received : 0, r->p50, r->p99, r->p999, r->max,
+           loss > 1 ? ",\"flag\":\"loss > 1%\"" : "");
     fflush(stdout);
 }
 
@@ -496,25 +573,30 @@ int main(int argc, char **argv) {
         {"throughput", 64, 1}, {"throughput", 4096, 1}, {"throughput", 64, 8}, {"throughput", 4096, 8},
         {"latency", 64, 1}, {"latency", 4096, 1},
     };
-    static const char *systems[] = {"libmosaik", "zeromq", "nats"};
-    row_t rows[6][3];
+    /* 3 and 4 are informative libmosaik variants: send_many for throughput, callback mode for latency */
+    static const char *systems[] = {"libmosaik", "zeromq", "nats", "libmosaik-send_many", "libmosaik-callback"};
+    row_t rows[6][5];
     memset(rows, 0, sizeof rows);
     for (size_t k = 0; k < sizeof plan / sizeof plan[0]; k++) {
         bool lat = !strcmp(plan[k].scenario, "latency");
         long count = smoke ? 1000 : lat ? 120000 : plan[k].size == 64 ? 2000000 : 200000;
         double rate = lat ? (smoke ? 20000 : 10000) : 0, warmup = lat ? (smoke ? 0.01 : 2.0) : 0;
         if (plan[k].consumers == 8 && !smoke) count /= 4;  /* the 1→8 rows are CPU-bound on 2 cores */
-        for (int s = 0; s < 3; s++) {
+        for (int s = 0; s < 5; s++) {
             if ((only_row >= 0 && (size_t)only_row != k) || (only_sys && strcmp(only_sys, systems[s]))) continue;
+            if ((s == 3 && lat) || (s == 4 && !lat)) continue;
             row_t *r = &rows[k][s];
-            *r = (row_t){.system = systems[s], .scenario = plan[k].scenario, .size = plan[k].size, .consumers = plan[k].consumers};
+            *r = (row_t){.system = systems[s], .scenario = plan[k].scenario, .size = plan[k].size, .consumers = plan[k].consumers,
+                         .variant = s == 3 ? 1 : s == 4 ? 2 : 0};
             bool skipped = true;
-            if (s == 0) skipped = false;
+            if (s == 0 || s >= 3) skipped = false;
 #ifdef HAVE_ZMQ
             if (s == 1) skipped = false;
 #endif
             if (s == 2) skipped = !nats_up;
-            if (!skipped) run_row(r, s, count, rate, warmup, nats_url);
+            double nats0 = s == 2 && nats_pid > 0 ? proc_cpu(nats_pid) : 0;
+            if (!skipped) run_row(r, s >= 3 ? 0 : s, count, rate, warmup, nats_url);
+            if (s == 2 && nats_pid > 0) r->cpu_s += proc_cpu(nats_pid) - nats0;  /* the broker works too */
             print_row(r, skipped);
         }
     }
