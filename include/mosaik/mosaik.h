@@ -10,5 +10,6 @@
 #include "mosaik/tickets.h"
 #include "mosaik/discovery.h"
 #include "mosaik/streams.h"
+#include "mosaik/groups.h"
 
 #endif

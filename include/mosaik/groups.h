@@ -1,0 +1,131 @@
+/* mosaik/groups.h — replicated groups (spec 40). This part holds what the consensus engine and the
+ * storage need: log positions, leadership preferences, the state machine and log store interfaces
+ * with their built-ins (the NoOp machine, the in-memory store) and the consensus configuration. The
+ * group runtime (joining, bonds, commands, queries, waits) arrives with the groups runtime. */
+#ifndef MOSAIK_GROUPS_H
+#define MOSAIK_GROUPS_H
+
+#include "mosaik/core.h"
+#include "mosaik/id.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef uint64_t mk_index_t, mk_term_t;
+/* A log position; index 0 / term 0 is the empty log. */
+typedef struct { mk_term_t term; mk_index_t index; } mk_cursor_t;
+typedef struct { mk_term_t term; mk_index_t first, last; } mk_index_range_t;
+
+typedef enum { MK_LEAD_NORMAL, MK_LEAD_RELUCTANT, MK_LEAD_OBSERVER } mk_lead_kind_t;
+/* Normal; Reluctant{factor ≥ 1} multiplies election timer and bootstrap delay; Observer never votes or leads. */
+typedef struct { mk_lead_kind_t kind; uint32_t factor; } mk_leadership_t;
+#define MK_LEADERSHIP_RELUCTANT_DEFAULT ((mk_leadership_t){MK_LEAD_RELUCTANT, 3})
+
+/* ---- state machine (spec 40 §6): callbacks run on the group's loop thread ---- */
+
+typedef struct mk_apply_ctx mk_apply_ctx_t;
+/* The cursor applied before this call / of the entry (or batch end) being applied / its term. */
+mk_cursor_t mk_apply_ctx_committed(const mk_apply_ctx_t *c);
+mk_cursor_t mk_apply_ctx_position(const mk_apply_ctx_t *c);
+mk_term_t mk_apply_ctx_term(const mk_apply_ctx_t *c);
+/* Stops the group (MK_ETERMINATED) rather than letting replicas diverge; why is copied. */
+void mk_apply_ctx_fail(const mk_apply_ctx_t *c, const char *why);
+
+typedef struct { mk_index_t index; mk_term_t term; const void *data; size_t len; } mk_sm_entry_t;
+typedef struct mk_sm_snapshot mk_sm_snapshot_t;
+typedef struct mk_item_writer mk_item_writer_t;
+/* Appends one snapshot item (copied). MK_OK, MK_ENOMEM, MK_E2BIG. */
+int mk_item_writer_put(mk_item_writer_t *w, const void *item, size_t len);
+
+typedef struct mk_state_machine {
+    mk_id_t (*signature)(void *self);                                                  /* required */
+    void (*apply)(void *self, const mk_apply_ctx_t *ctx, const void *cmd, size_t len); /* required; deterministic */
+    void (*apply_batch)(void *self, const mk_apply_ctx_t *ctx, const mk_sm_entry_t *e, size_t n); /* optional */
+    int (*query)(void *self, const void *q, size_t len, mk_buf_t *result);             /* required; read-only */
+    mk_leadership_t (*leadership)(void *self);                                         /* optional: Normal */
+    /* optional snapshot set: all or none */
+    mk_sm_snapshot_t *(*snapshot_create)(void *self);
+    uint64_t (*snapshot_len)(const mk_sm_snapshot_t *s);
+    int (*snapshot_read)(const mk_sm_snapshot_t *s, uint64_t from, uint64_t to, mk_item_writer_t *w);
+    void (*snapshot_free)(mk_sm_snapshot_t *s);
+    void *(*install_begin)(void *self, uint64_t n_items);
+    int (*install_put)(void *self, void *inst, const void *item, size_t len);
+    int (*install_end)(void *self, void *inst, bool ok);
+    void (*destroy)(void *self);                                                       /* optional */
+} mk_state_machine_t;
+
+/* Ignores commands, answers every query with an empty result, no snapshots (leader election only). */
+extern const mk_state_machine_t MK_NOOP_MACHINE;
+
+/* ---- log storage (spec 40 §7.1) ---- */
+
+enum { MK_ENTRY_COMMAND = 0, MK_ENTRY_NOOP = 1, MK_ENTRY_CONFIG = 2, MK_ENTRY_SNAPSHOT_MARKER = 3 };
+/* One log entry; body is borrowed (valid until the next call on the store that returned it). */
+typedef struct { mk_index_t index; mk_term_t term; uint8_t kind; const void *body; size_t len; } mk_log_entry_t;
+/* Hard state: the current term, the vote (peer and incarnation) and the commit hint. */
+typedef struct { mk_term_t term; bool has_vote; mk_id_t vote_peer; uint64_t vote_inc; mk_index_t commit; } mk_hard_state_t;
+typedef struct { uint64_t incarnation; bool has_origin, has_commands; mk_id_t origin; } mk_store_meta_t;
+
+/* A store's operations (all on one thread at a time). Contracts:
+ * append: entries contiguous from last + 1 (MK_EINVAL otherwise), copied. available: stored range
+ * (first > last when none). get / get_range: an entry / a prefix of [first, last] within max_bytes
+ * (at least one entry) and cap, MK_ENOTFOUND outside the stored range. truncate: deletes ≥ from.
+ * last: last cursor, or the base when nothing is stored. term_at: 0 → 0, the base index → base term,
+ * else the stored term or MK_ENOTFOUND. prune_prefix: deletes ≤ upto, (upto, term_at(upto)) becomes
+ * the base. reset_to: deletes everything, c becomes the base. load_state / save_state: hard state and
+ * meta (a fresh store loads zeros with a random non-zero incarnation). sync: earlier writes durable.
+ * Snapshot area (optional; all four or none). */
+typedef struct mk_log_store_vtbl {
+    int (*append)(void *s, const mk_log_entry_t *e, size_t n);
+    void (*available)(void *s, mk_index_t *first, mk_index_t *last);
+    int (*get)(void *s, mk_index_t i, mk_log_entry_t *out);
+    int (*get_range)(void *s, mk_index_t first, mk_index_t last, size_t max_bytes, mk_log_entry_t *out, size_t cap,
+                     size_t *n);
+    int (*truncate)(void *s, mk_index_t from);
+    mk_cursor_t (*last)(void *s);
+    int (*term_at)(void *s, mk_index_t i, mk_term_t *out);
+    int (*prune_prefix)(void *s, mk_index_t upto);
+    int (*reset_to)(void *s, mk_cursor_t c);
+    int (*load_state)(void *s, mk_hard_state_t *hs, mk_store_meta_t *meta);
+    int (*save_state)(void *s, const mk_hard_state_t *hs, const mk_store_meta_t *meta);
+    int (*sync)(void *s);
+    void (*destroy)(void *s);
+    int (*snap_begin)(void *s, mk_cursor_t anchor, const void *hdr, size_t len);
+    int (*snap_put)(void *s, const void *item, size_t len);
+    int (*snap_commit)(void *s);
+    int (*snap_open)(void *s, mk_cursor_t *anchor, mk_buf_t *hdr, mk_item_writer_t *items);
+} mk_log_store_vtbl_t;
+typedef struct mk_log_store { const mk_log_store_vtbl_t *vt; void *self; } mk_log_store_t;
+
+/* A new in-memory store (nothing survives the process). NULL when out of memory. Any thread. */
+mk_log_store_t *mk_log_store_memory(void);
+/* Destroys a store that no group owns. NULL is a no-op. */
+void mk_log_store_free(mk_log_store_t *s);
+
+/* ---- consensus configuration (spec 40 §9) ---- */
+
+typedef struct mk_consensus_config {
+    uint32_t heartbeat_interval_ms, heartbeat_jitter_ms, max_missed_heartbeats;
+    uint32_t election_timeout_ms, election_timeout_jitter_ms, bootstrap_delay_ms;
+    uint32_t forward_timeout_ms, query_timeout_ms, voter_removal_timeout_ms, max_voters, bootstrap_expect;
+    uint32_t max_append_entries, max_append_bytes, max_inflight_appends;
+    uint32_t max_command_bytes, max_pending_commands, max_sessions;
+    bool exactly_once;
+} mk_consensus_config_t;
+#define MK_CONSENSUS_CONFIG_DEFAULT                                                                             \
+    {.heartbeat_interval_ms = 500, .heartbeat_jitter_ms = 150, .max_missed_heartbeats = 10,                    \
+     .election_timeout_ms = 2000, .election_timeout_jitter_ms = 500, .bootstrap_delay_ms = 3000,               \
+     .forward_timeout_ms = 2000, .query_timeout_ms = 2000, .voter_removal_timeout_ms = 30000, .max_voters = 5, \
+     .bootstrap_expect = 1, .max_append_entries = 1024, .max_append_bytes = 1u << 20,                         \
+     .max_inflight_appends = 64, .max_command_bytes = 1u << 20, .max_pending_commands = 65536,                \
+     .max_sessions = 4096, .exactly_once = false}
+/* MK_OK or MK_EINVAL naming the field: election_timeout > 2 × heartbeat_interval, heartbeat_jitter <
+ * heartbeat_interval, 1 ≤ max_voters ≤ 32, bootstrap_expect ≥ 1, non-zero batching limits. */
+int mk_consensus_config_check(const mk_consensus_config_t *c, mk_error_t *e);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
