@@ -1,0 +1,106 @@
+/* groups/raft/raft.h — the consensus engine of one group member, sans-I/O (spec 40 §3, §4): no clock,
+ * no sockets, no threads; every input carries `now` (ms, any monotonic origin) and random choices come
+ * from a PRNG seeded at creation. The driver (the groups runtime, or tests/sim) feeds bond events,
+ * decoded messages, ticks, proposals and read requests, then drains mk_raft_ready:
+ *   1. if must_sync, it calls store.sync (the core has already written the log and hard state through
+ *      the store vtable; nothing leaves before it is durable);
+ *   2. it sends the encoded messages;
+ *   3. it applies the committed entries [apply_from, apply_to] read from the store;
+ *   4. it delivers read states and proposal results;
+ * and finally calls mk_raft_advance. The same code runs on the event loop and in the simulator. */
+#ifndef MK_GROUPS_RAFT_RAFT_H
+#define MK_GROUPS_RAFT_RAFT_H
+
+#include "groups/raft_wire.h"
+#include "mosaik/groups.h"
+
+typedef struct mk_raft mk_raft_t;
+
+typedef enum { MK_RAFT_FOLLOWER, MK_RAFT_PRE_CANDIDATE, MK_RAFT_CANDIDATE, MK_RAFT_LEADER } mk_raft_role_t;
+
+typedef struct mk_raft_config {
+    mk_peer_id_t self;
+    mk_consensus_config_t cc;         /* checked with mk_consensus_config_check */
+    mk_leadership_t preference;       /* from the machine */
+    mk_log_store_t *store;            /* borrowed; the core reads and writes through it */
+    uint64_t seed;                    /* PRNG seed (timers, origin bytes) */
+    /* Test mutation only (the simulator shows its checker catches it): the quorum is a majority of the
+     * voters currently bonded, as in the Rust crate, instead of a majority of the configuration. */
+    bool test_dynamic_quorum;
+} mk_raft_config_t;
+
+/* One message to send (encoded BondMessage::Raft bytes, owned by the ready batch). */
+typedef struct mk_raft_send {
+    mk_peer_id_t to;
+    mk_buf_t bytes;
+} mk_raft_send_t;
+
+/* A confirmed (ok) or failed read-index request of this node. */
+typedef struct mk_raft_read {
+    uint64_t req_id;
+    bool ok;
+    mk_index_t read_index;            /* serve the read once applied ≥ read_index */
+} mk_raft_read_t;
+
+/* The outcome of a proposal of this node: MK_OK with the range its commands took (assigned, not yet
+ * committed), or MK_EOFFLINE (maybe_applied: a forward may have reached a leader unacknowledged). */
+typedef struct mk_raft_result {
+    uint64_t req_id;
+    int status;
+    bool maybe_applied;
+    mk_index_range_t range;
+} mk_raft_result_t;
+
+typedef struct mk_raft_ready {
+    bool must_sync;
+    mk_raft_send_t *msgs;
+    size_t nmsgs;
+    mk_index_t apply_from, apply_to;  /* apply_from > apply_to: nothing */
+    mk_raft_read_t *reads;
+    size_t nreads;
+    mk_raft_result_t *results;
+    size_t nresults;
+    bool role_changed, leader_changed, config_changed, diverged;
+} mk_raft_ready_t;
+
+/* Loads the hard state, meta and configuration from the store. NULL + e on a bad config or store. */
+mk_raft_t *mk_raft_new(const mk_raft_config_t *cfg, int64_t now, mk_error_t *e);
+void mk_raft_free(mk_raft_t *r);
+
+/* A bond to peer came up (incarnation from its handshake) / went down. */
+void mk_raft_peer_up(mk_raft_t *r, int64_t now, const mk_peer_id_t *peer, uint64_t incarnation);
+void mk_raft_peer_down(mk_raft_t *r, int64_t now, const mk_peer_id_t *peer);
+/* One decoded message from a bonded peer (messages from unbonded peers are ignored). */
+void mk_raft_step(mk_raft_t *r, int64_t now, const mk_peer_id_t *from, const mk_raft_msg_t *m);
+/* Timers: elections, heartbeats, CheckQuorum, bootstrap, membership, forward deadlines. */
+void mk_raft_tick(mk_raft_t *r, int64_t now);
+/* Proposes n ≥ 1 commands (copied) as one contiguous range; the outcome comes as a result with req_id.
+ * session 0 = none. MK_OK (queued), MK_ENOCOMMANDS, MK_E2BIG (a command above max_command_bytes),
+ * MK_EAGAIN (max_pending_commands reached). */
+int mk_raft_propose(mk_raft_t *r, int64_t now, uint64_t req_id, const mk_bytes_t *cmds, size_t n, uint64_t session,
+                    uint64_t seq);
+/* Asks for a linearizable read index; the answer comes as a read state with req_id. */
+void mk_raft_read_index(mk_raft_t *r, int64_t now, uint64_t req_id);
+
+/* True when out holds anything to do. out stays valid until mk_raft_advance. */
+bool mk_raft_ready(mk_raft_t *r, mk_raft_ready_t *out);
+/* The batch was handled: the store synced (if asked), messages sent, entries up to `applied` applied. */
+void mk_raft_advance(mk_raft_t *r, mk_raft_ready_t *rd, mk_index_t applied);
+
+/* ---- status (read on the driver's thread) ---- */
+typedef struct mk_raft_status {
+    mk_raft_role_t role;
+    mk_term_t term;
+    bool has_leader, is_voter, has_origin, diverged, online, fatal;
+    mk_peer_id_t leader;
+    mk_id_t origin;
+    mk_index_t commit, applied;
+    mk_cursor_t last;
+    uint64_t incarnation;
+    size_t nvoters;
+    mk_raft_voter_t voters[MK_RAFT_MAX_VOTERS];
+} mk_raft_status_t;
+void mk_raft_status(const mk_raft_t *r, mk_raft_status_t *out);
+const char *mk_raft_role_name(mk_raft_role_t role);
+
+#endif
