@@ -7,6 +7,7 @@
 #   ./build.sh unit        debug build (-Werror) + every CTest test  (tier: test)
 #   ./build.sh sanitize    ASan+UBSan build + every CTest test      (tier: test)
 #   ./build.sh fuzz-ci     clang-14 libFuzzer+ASan build, each target MK_FUZZ_SECONDS (20) (tier: fuzz)
+#   ./build.sh sim-soak [N] the Raft simulator over N seeds (default 100 000), release build, all cores
 #   ./build.sh fuzz        same, longer (FUZZ_SECONDS per target, default 300)
 #   ./build.sh valgrind    debug build, the `valgrind` subset under memcheck (tier: test)
 #   ./build.sh bench       release build, the benchmarks (tier: bench)
@@ -165,6 +166,25 @@ case "$verb" in
     done
     echo "$vpass passed, $vfail failed"
     [ "$vfail" -eq 0 ] ;;
+  sim-soak)
+    # The long Raft simulation: SEEDS seeds (default 100 000) of the random scenario in a release
+    # build, split over the cores in disjoint seed ranges; a failing seed prints its replay line.
+    deps build
+    configure_build release
+    seeds=${2:-${SEEDS:-100000}}; jobs=$(nproc); per=$(( (seeds + jobs - 1) / jobs )); start=$(date +%s)
+    pids=()
+    for j in $(seq 0 $((jobs - 1))); do
+      first=$((1 + j * per)); n=$per
+      [ $((first + n - 1)) -gt "$seeds" ] && n=$((seeds - first + 1))
+      [ "$n" -le 0 ] && continue
+      build/release/tests/sim/groups-sim --seed "$first" --seeds "$n" > "build/release/sim-soak-$j.log" 2>&1 &
+      pids+=($!)
+    done
+    rc=0
+    for p in "${pids[@]}"; do wait "$p" || rc=1; done
+    cat build/release/sim-soak-*.log | grep -E 'violated|"sim"' || true
+    echo "sim-soak: $seeds seeds in $(( $(date +%s) - start )) s on $jobs cores, $([ $rc -eq 0 ] && echo no violation || echo VIOLATIONS)"
+    exit $rc ;;
   bench)
     deps bench
     configure_build release

@@ -1,0 +1,24 @@
+/* tests/sim/groups/simstore.h — the simulator's crash-aware log store (see simstore.c). */
+#ifndef MK_SIM_GROUPS_SIMSTORE_H
+#define MK_SIM_GROUPS_SIMSTORE_H
+
+#include "mosaik/groups.h"
+
+typedef struct simstore simstore_t;
+
+simstore_t *simstore_new(uint64_t incarnation);
+mk_log_store_t *simstore_pub(simstore_t *m);
+/* The process died: only what sync made durable remains. */
+void simstore_crash(simstore_t *m);
+/* The disk is gone too: an empty store with a new incarnation. */
+void simstore_amnesia(simstore_t *m, uint64_t incarnation);
+/* The incarnation its meta holds now. */
+uint64_t simstore_incarnation(const simstore_t *m);
+/* Writes not yet made durable. */
+bool simstore_unsynced(const simstore_t *m);
+void simstore_free(simstore_t *m);
+/* Calls fn for every entry appended from now on, with the term of the entry before it (checkers). */
+typedef void (*simstore_append_fn)(void *ctx, const mk_log_entry_t *e, mk_term_t prev_term);
+void simstore_on_append(simstore_t *m, simstore_append_fn fn, void *ctx);
+
+#endif

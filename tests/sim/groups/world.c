@@ -1,0 +1,437 @@
+/* tests/sim/groups/world.c — nodes, network and bonds of the Raft simulator. Every node runs the real
+ * core (src/groups/raft) over a crash-aware store and a clock skewed by up to ±2 %; ticks every 20 ms;
+ * ready batches are handled as the runtime will (sync, send, apply, answer), sometimes with a slow
+ * sync so that a crash can land between a write and its sync. Messages are encoded bytes with a delay
+ * of 1–30 ms, dropped or duplicated at the seed's rates, and only travel over an up bond; a bond drops
+ * after 5 heartbeat intervals without a working path both ways (at once when a process dies) and comes
+ * back after a handshake delay. */
+#include "sim/groups/model.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TICK_US (20 * MS)
+#define BOND_CHECK_US (50 * MS)
+
+typedef struct gmsg {
+    int from, to;
+    uint64_t epoch;
+    size_t len;
+    uint8_t bytes[];
+} gmsg_t;
+
+int64_t gw_node_now(const gworld_t *w, const gnode_t *n) {
+    int64_t us = w->s->now_us;
+    return (us + us / 1000000 * n->skew_ppm) / 1000;  /* ms on the node's own clock */
+}
+
+static void trace(gworld_t *w, int node, uint32_t kind, uint64_t arg, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void trace(gworld_t *w, int node, uint32_t kind, uint64_t arg, const char *fmt, ...) {
+    char text[160] = "";
+    if (w->s->trace) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(text, sizeof text, fmt, ap);
+        va_end(ap);
+    }
+    sim_trace(w->s, (uint32_t)node, kind, arg, w->s->trace ? text : NULL);
+}
+
+/* ---- message delivery ---- */
+
+static void deliver(sim_t *s, void *a, uint64_t b) {
+    (void)s;
+    gworld_t *w = a;
+    gmsg_t *m = (gmsg_t *)(uintptr_t)b;
+    gnode_t *to = &w->nodes[m->to];
+    if (to->alive && w->bond[m->from][m->to] && w->epoch[m->from][m->to] == m->epoch) {
+        mk_raft_msg_t msg;
+        mk_error_t e;
+        if (mk_raft_msg_decode(m->bytes, m->len, &msg, &e) != MK_OK) {
+            sim_violate(w->s, "undecodable_message", "node %d sent bytes node %d cannot decode: %s", m->from, m->to,
+                        e.msg);
+        } else {
+            mk_raft_step(to->raft, gw_node_now(w, to), &w->nodes[m->from].id, &msg);
+            mk_raft_msg_free(&msg);
+            gw_process(w, to);
+        }
+    }
+    free(m);
+}
+
+static void send_bytes(gworld_t *w, int from, int to, const mk_buf_t *bytes) {
+    if (to < 0 || !w->bond[from][to] || !w->link[from][to]) return;
+    w->stats_msgs++;
+    if ((int)sim_below(w->s, 100) < w->p.drop_pct) return;
+    int copies = (int)sim_below(w->s, 100) < w->p.dup_pct ? 2 : 1;
+    for (int c = 0; c < copies; c++) {
+        gmsg_t *m = malloc(sizeof *m + bytes->len);
+        if (!m) abort();
+        *m = (gmsg_t){.from = from, .to = to, .epoch = w->epoch[from][to], .len = bytes->len};
+        memcpy(m->bytes, bytes->ptr, bytes->len);
+        sim_at(w->s, w->s->now_us + sim_range(w->s, 1, 30) * MS, deliver, w, (uint64_t)(uintptr_t)m);
+    }
+}
+
+static int node_of(gworld_t *w, const mk_peer_id_t *id) {
+    for (int i = 0; i < w->p.n; i++)
+        if (mk_id_eq(&w->nodes[i].id, id)) return i;
+    return -1;
+}
+
+/* ---- ready batches ---- */
+
+static void apply_batch(gworld_t *w, gnode_t *n, mk_index_t from, mk_index_t to) {
+    mk_log_store_t *st = simstore_pub(n->store);
+    for (mk_index_t i = from; i <= to; i++) {
+        mk_log_entry_t e;
+        if (st->vt->get(st->self, i, &e) != MK_OK) {
+            sim_violate(w->s, "apply_missing", "node %d applies index %llu it does not hold", n->idx,
+                        (unsigned long long)i);
+            return;
+        }
+        gk_on_applied(w, n, &e);
+        n->applied = i;
+        if (e.kind != MK_ENTRY_COMMAND) continue;
+        mk_raft_body_t b;
+        if (mk_raft_body_decode(MK_ENTRY_COMMAND, e.body, e.len, &b, NULL) != MK_OK || b.command.payload.len != 26) continue;
+        const uint8_t *p = b.command.payload.ptr;
+        int kind = p[0], key = p[1];
+        int64_t arg, arg2;
+        memcpy(&arg, p + 2, 8);
+        memcpy(&arg2, p + 10, 8);
+        uint64_t id;
+        memcpy(&id, p + 18, 8);
+        if (key >= NKEYS) continue;
+        bool swapped = kind == OP_CAS && n->reg[key] == arg;
+        if (kind == OP_WRITE) n->reg[key] = arg;
+        else if (swapped) n->reg[key] = arg2;
+        else if (kind == OP_INC) n->counter++;
+        gop_t *op = gc_op(w, id);
+        if (!op) continue;
+        if (op->applied_at && op->applied_at != i)
+            sim_violate(w->s, "applied_twice", "operation %llu applied at index %llu and at %llu", (unsigned long long)id,
+                        (unsigned long long)op->applied_at, (unsigned long long)i);
+        op->applied_at = i;
+        if (op->node == n->idx && op->node_life == n->life) op->cas_ok = swapped;
+    }
+}
+
+/* The batch's sync is done: send, apply, answer, advance. */
+static void finish_ready(gworld_t *w, gnode_t *n, mk_raft_ready_t *rd) {
+    for (size_t i = 0; i < rd->nmsgs; i++) send_bytes(w, n->idx, node_of(w, &rd->msgs[i].to), &rd->msgs[i].bytes);
+    if (rd->apply_to >= rd->apply_from) apply_batch(w, n, rd->apply_from, rd->apply_to);
+    mk_index_t applied = rd->apply_to >= rd->apply_from ? rd->apply_to : n->applied;
+    for (size_t i = 0; i < rd->nresults; i++) gc_on_result(w, n, &rd->results[i]);
+    for (size_t i = 0; i < rd->nreads; i++) gc_on_read(w, n, &rd->reads[i]);
+    mk_raft_advance(n->raft, rd, applied);
+    gc_on_applied(w, n);
+    gk_on_ready(w, n);
+}
+
+static void slow_sync_done(sim_t *s, void *a, uint64_t b) {
+    (void)s;
+    gworld_t *w = a;
+    gnode_t *n = &w->nodes[b >> 32];
+    if (!n->alive || n->life != (b & 0xffffffffu) || !n->syncing) return;
+    mk_log_store_t *st = simstore_pub(n->store);
+    st->vt->sync(st->self);
+    n->syncing = false;
+    finish_ready(w, n, &n->pending);
+    gw_process(w, n);
+}
+
+void gw_process(gworld_t *w, gnode_t *n) {
+    while (n->alive && !n->syncing && !w->s->violated) {
+        mk_raft_ready_t rd;
+        if (!mk_raft_ready(n->raft, &rd)) {
+            gk_on_ready(w, n);
+            return;
+        }
+        if (rd.must_sync && sim_below(w->s, 8) == 0) {  /* a slow disk: a crash may come before the sync */
+            n->syncing = true;
+            n->pending = rd;
+            sim_at(w->s, w->s->now_us + sim_range(w->s, 1, 5) * MS, slow_sync_done, w,
+                   ((uint64_t)n->idx << 32) | (n->life & 0xffffffffu));
+            return;
+        }
+        if (rd.must_sync) {
+            mk_log_store_t *st = simstore_pub(n->store);
+            st->vt->sync(st->self);
+        }
+        finish_ready(w, n, &rd);
+    }
+}
+
+static void tick(sim_t *s, void *a, uint64_t b) {
+    gworld_t *w = a;
+    gnode_t *n = &w->nodes[b];
+    if (n->alive) {
+        mk_raft_tick(n->raft, gw_node_now(w, n));
+        gw_process(w, n);
+    }
+    sim_at(s, s->now_us + TICK_US, tick, w, b);
+}
+
+/* ---- bonds ---- */
+
+static void bond_set(gworld_t *w, int i, int j, bool up) {
+    if (w->bond[i][j] == up) return;
+    w->bond[i][j] = w->bond[j][i] = up;
+    w->epoch[i][j]++, w->epoch[j][i]++;
+    w->silent_since[i][j] = w->silent_since[j][i] = 0;
+    gnode_t *a = &w->nodes[i], *b = &w->nodes[j];
+    trace(w, i, 10, (uint64_t)j, "bond %d-%d %s", i, j, up ? "up" : "down");
+    if (up) {
+        mk_raft_peer_up(a->raft, gw_node_now(w, a), &b->id, w->nodes[j].raft->meta.incarnation);
+        mk_raft_peer_up(b->raft, gw_node_now(w, b), &a->id, w->nodes[i].raft->meta.incarnation);
+    } else {
+        if (a->alive) mk_raft_peer_down(a->raft, gw_node_now(w, a), &b->id);
+        if (b->alive) mk_raft_peer_down(b->raft, gw_node_now(w, b), &a->id);
+    }
+    if (a->alive) gw_process(w, a);
+    if (b->alive) gw_process(w, b);
+}
+
+static void bond_up_event(sim_t *s, void *a, uint64_t b) {
+    (void)s;
+    gworld_t *w = a;
+    int i = (int)(b >> 8), j = (int)(b & 0xff);
+    w->bond_pending[i][j] = false;
+    if (w->nodes[i].alive && w->nodes[j].alive && w->link[i][j] && w->link[j][i]) bond_set(w, i, j, true);
+}
+
+static void bond_check(sim_t *s, void *a, uint64_t b) {
+    (void)b;
+    gworld_t *w = a;
+    int64_t detect = 5 * (int64_t)w->cc.heartbeat_interval_ms * MS;
+    for (int i = 0; i < w->p.n; i++)
+        for (int j = i + 1; j < w->p.n; j++) {
+            bool want = w->nodes[i].alive && w->nodes[j].alive && w->link[i][j] && w->link[j][i];
+            if (w->bond[i][j] && !want) {
+                if (!w->silent_since[i][j]) w->silent_since[i][j] = s->now_us;
+                else if (s->now_us - w->silent_since[i][j] >= detect) bond_set(w, i, j, false);
+            } else if (w->bond[i][j]) {
+                w->silent_since[i][j] = 0;
+            } else if (want && !w->bond_pending[i][j]) {
+                w->bond_pending[i][j] = true;
+                sim_at(s, s->now_us + sim_range(s, 10, 100) * MS, bond_up_event, w, ((uint64_t)i << 8) | (uint64_t)j);
+            }
+        }
+    sim_at(s, s->now_us + BOND_CHECK_US, bond_check, w, 0);
+}
+
+/* ---- nodes ---- */
+
+static void node_boot(gworld_t *w, gnode_t *n) {
+    mk_raft_config_t rc = {.self = n->id, .cc = w->cc, .preference = n->pref, .store = simstore_pub(n->store),
+                           .seed = sim_rand(w->s), .test_dynamic_quorum = w->p.dynamic_quorum};
+    mk_error_t e;
+    n->raft = mk_raft_new(&rc, gw_node_now(w, n), &e);
+    if (!n->raft) {
+        sim_violate(w->s, "boot_failed", "node %d cannot start: %s", n->idx, e.msg);
+        return;
+    }
+    n->alive = true;
+    n->syncing = false;
+    memset(n->reg, 0, sizeof n->reg);
+    n->counter = 0;
+    n->applied = 0;
+    n->last_commit = n->raft->commit;
+    n->last_role = MK_RAFT_FOLLOWER;
+    n->last_term = n->raft->hs.term;
+    n->last_config = n->raft->config.index;
+}
+
+void gw_init(gworld_t *w, sim_t *s, const gparams_t *p) {
+    memset(w, 0, sizeof *w);
+    w->s = s;
+    w->p = *p;
+    w->cc = (mk_consensus_config_t)MK_CONSENSUS_CONFIG_DEFAULT;
+    w->cc.heartbeat_interval_ms = 100;
+    w->cc.heartbeat_jitter_ms = 30;
+    w->cc.max_missed_heartbeats = 5;
+    w->cc.election_timeout_ms = 1000;
+    w->cc.election_timeout_jitter_ms = 300;
+    w->cc.bootstrap_delay_ms = 500;
+    w->cc.forward_timeout_ms = 1000;
+    w->cc.voter_removal_timeout_ms = 8000;
+    w->cc.max_voters = p->max_voters;
+    w->cc.bootstrap_expect = p->bootstrap_expect;
+    w->cc.max_append_entries = 64;
+    w->cc.max_inflight_appends = 8;
+    w->cc.exactly_once = p->exactly_once;
+    for (int i = 0; i < p->n; i++) {
+        gnode_t *n = &w->nodes[i];
+        n->idx = i;
+        mk_blake3(&i, sizeof i, n->id.b);  /* distinct, arbitrary order */
+        n->id.b[0] = (uint8_t)(sim_rand(s) & 0xff);
+        n->durable = !p->amnesia || sim_below(s, 2);  /* otherwise an in-memory store: a crash loses it */
+        n->skew_ppm = (int32_t)sim_range(s, -20000, 20000);
+        n->pref = (mk_leadership_t){MK_LEAD_NORMAL, 1};
+        if (p->n >= 3 && sim_below(s, 4) == 0) n->pref = MK_LEADERSHIP_RELUCTANT_DEFAULT;
+        n->store = simstore_new(sim_rand(s) | 1);
+        n->w = w;
+        simstore_on_append(n->store, gk_on_append, n);
+        for (int j = 0; j < p->n; j++) w->link[i][j] = true;
+    }
+    if (p->n >= 5 && sim_below(s, 3) == 0) {  /* an observer: not counted in bootstrap_expect */
+        w->nodes[p->n - 1].pref = (mk_leadership_t){MK_LEAD_OBSERVER, 1};
+        if (w->cc.bootstrap_expect > (uint32_t)p->n - 1) w->cc.bootstrap_expect = (uint32_t)p->n - 1;
+    }
+    w->last_amnesia_us = -1;
+}
+
+void gw_free(gworld_t *w) {
+    for (int i = 0; i < w->p.n; i++) {
+        gnode_t *n = &w->nodes[i];
+        if (n->syncing) mk_raft_advance(n->raft, &n->pending, n->applied);
+        mk_raft_free(n->raft);
+        simstore_free(n->store);
+    }
+    for (size_t k = 0; k < w->norigins; k++) {
+        for (size_t i = 0; i < w->origins[k].nseen; i++) free(w->origins[k].seen[i].v);
+        free(w->origins[k].seen);
+        free(w->origins[k].committed);
+        free(w->origins[k].leaders);
+    }
+    free(w->ops);
+}
+
+void gw_start(gworld_t *w) {
+    for (int i = 0; i < w->p.n; i++) {
+        node_boot(w, &w->nodes[i]);
+        sim_at(w->s, w->s->now_us + sim_range(w->s, 0, TICK_US), tick, w, (uint64_t)i);
+    }
+    sim_at(w->s, w->s->now_us + BOND_CHECK_US, bond_check, w, 0);
+}
+
+void gw_crash(gworld_t *w, int i, bool amnesia) {
+    gnode_t *n = &w->nodes[i];
+    if (!n->alive) return;
+    w->stats_crashes++;
+    trace(w, i, 11, amnesia, "crash%s", amnesia ? " (disk lost)" : "");
+    for (int j = 0; j < w->p.n; j++)  /* the process is gone: its sockets close at once */
+        if (j != i && w->bond[i][j]) {
+            n->alive = false;  /* peer_down only reaches the live side */
+            bond_set(w, i, j, false);
+        }
+    n->alive = false;
+    gc_on_crash(w, n);
+    if (n->syncing) {
+        mk_raft_advance(n->raft, &n->pending, n->applied);
+        n->syncing = false;
+    }
+    mk_raft_free(n->raft);
+    n->raft = NULL;
+    if (amnesia) simstore_amnesia(n->store, sim_rand(w->s) | 1);
+    else simstore_crash(n->store);
+    n->life++;
+}
+
+void gw_restart(gworld_t *w, int i) {
+    gnode_t *n = &w->nodes[i];
+    if (n->alive) return;
+    trace(w, i, 12, 0, "restart");
+    node_boot(w, n);
+}
+
+void gw_partition(gworld_t *w, const int *side, bool one_way) {
+    w->stats_partitions++;
+    for (int i = 0; i < w->p.n; i++)
+        for (int j = 0; j < w->p.n; j++) {
+            if (side[i] == side[j]) continue;
+            if (one_way && side[i] != 0) continue;
+            w->link[i][j] = false;
+        }
+    trace(w, -1, 13, one_way, "partition%s", one_way ? " (one way)" : "");
+}
+
+void gw_heal(gworld_t *w) {
+    for (int i = 0; i < w->p.n; i++)
+        for (int j = 0; j < w->p.n; j++) w->link[i][j] = true;
+    trace(w, -1, 14, 0, "heal");
+}
+
+int gw_leader(gworld_t *w) {
+    int best = -1;
+    for (int i = 0; i < w->p.n; i++) {
+        gnode_t *n = &w->nodes[i];
+        if (!n->alive || n->raft->role != MK_RAFT_LEADER) continue;
+        if (best < 0 || n->raft->hs.term > w->nodes[best].raft->hs.term) best = i;
+    }
+    return best;
+}
+
+/* ---- random faults ---- */
+
+static void restart_event(sim_t *s, void *a, uint64_t b) {
+    (void)s;
+    gw_restart(a, (int)b);
+}
+
+static void heal_event(sim_t *s, void *a, uint64_t b) {
+    (void)s;
+    (void)b;
+    gw_heal(a);
+}
+
+
+/* May node i lose its disk now? Only while the voters that already lost theirs (and are still in the
+ * newest configuration) plus this one stay a minority of that configuration. */
+static bool amnesia_allowed(gworld_t *w, int i) {
+    const mk_rconfig_t *cfg = NULL;
+    for (int k = 0; k < w->p.n; k++) {
+        gnode_t *n = &w->nodes[k];
+        if (n->alive && (!cfg || n->raft->config.index > cfg->index)) cfg = &n->raft->config;
+    }
+    if (!cfg || !cfg->nvoters) return true;
+    size_t lost = 0;
+    bool voter = false;
+    for (size_t v = 0; v < cfg->nvoters; v++)
+        for (int k = 0; k < w->p.n; k++) {
+            gnode_t *n = &w->nodes[k];
+            if (!mk_id_eq(&n->id, &cfg->voters[v].peer)) continue;
+            if (k == i) voter = true;
+            else if (simstore_incarnation(n->store) != cfg->voters[v].incarnation) lost++;
+        }
+    return (lost + (voter ? 1 : 0)) * 2 < cfg->nvoters;
+}
+
+static void fault_event(sim_t *s, void *a, uint64_t b) {
+    (void)b;
+    gworld_t *w = a;
+    if (s->now_us >= w->p.fault_us) return;
+    int n = w->p.n;
+    switch (sim_below(s, 4)) {
+    case 0:
+    case 1: {  /* a partition: random sides, sometimes one way, healed later */
+        if (n < 2) break;
+        int side[GMAX];
+        for (int i = 0; i < n; i++) side[i] = (int)sim_below(s, 2);
+        gw_partition(w, side, sim_below(s, 4) == 0);
+        sim_at(s, s->now_us + sim_range(s, 500, 8000) * MS, heal_event, w, 0);
+        break;
+    }
+    case 2: {  /* a crash: a durable node keeps its disk; an in-memory one restarts empty (a new
+                * incarnation), at most one such every 15 s so that only a minority of voters is ever lost */
+        int i = (int)sim_below(s, (uint64_t)n);
+        if (!w->nodes[i].alive) break;
+        bool amnesia = !w->nodes[i].durable;
+        if (amnesia && (!w->p.amnesia || n < 3 || !amnesia_allowed(w, i) ||
+                        (w->last_amnesia_us >= 0 && s->now_us - w->last_amnesia_us < 15 * SEC)))
+            break;
+        if (amnesia) w->last_amnesia_us = s->now_us;
+        gw_crash(w, i, amnesia);
+        sim_at(s, s->now_us + sim_range(s, 200, 5000) * MS, restart_event, w, (uint64_t)i);
+        break;
+    }
+    default: break;  /* quiet */
+    }
+    sim_at(s, s->now_us + sim_range(s, 300, 3000) * MS, fault_event, w, 0);
+}
+
+void gw_faults(gworld_t *w) { sim_at(w->s, w->s->now_us + sim_range(w->s, 1000, 3000) * MS, fault_event, w, 0); }
