@@ -62,7 +62,8 @@ static void run_random(gworld_t *w) {
     gc_start(w, (int)sim_range(w->s, 3, 5));
     if (w->p.faults) gw_faults(w);
     sim_run_until(w->s, w->p.fault_us);
-    gw_heal(w);
+    gw_heal(w);  /* the quiet period: no partitions, crashes, drops or duplicates */
+    w->p.drop_pct = w->p.dup_pct = 0;
     for (int i = 0; i < w->p.n; i++) gw_restart(w, i);
     sim_run_until(w->s, w->p.fault_us + w->p.quiet_us - 5 * SEC);
     w->clients_on = false;
@@ -179,7 +180,9 @@ static void run_seed(scenario_t sc, uint64_t seed, bool trace, bool dyn, result_
     p.n = sc == SC_RANDOM ? sizes[sim_below(&s, 8)] : sc == SC_MINORITY_LEADER3 ? 3 : sc == SC_MINORITY_LEADER ? 5
                                                                                                                : 4 + 2 * (int)sim_below(&s, 2);
     p.max_voters = (uint32_t)(p.n < 3 ? p.n : sim_range(&s, 3, p.n < 5 ? p.n : 5));
-    p.bootstrap_expect = (uint32_t)sim_range(&s, (p.n + 1) / 2, p.n);
+    /* every member is expected at bootstrap: one history (split bootstraps have their own scenario;
+     * here an early partition would leave histories whose abandoned voters stall the liveness check) */
+    p.bootstrap_expect = (uint32_t)p.n;
     p.drop_pct = (int)sim_range(&s, 0, 20);
     p.dup_pct = (int)sim_range(&s, 0, 5);
     p.exactly_once = sim_below(&s, 2);

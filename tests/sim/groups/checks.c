@@ -158,15 +158,26 @@ void gk_on_ready(gworld_t *w, gnode_t *n) {
     n->last_term = r->hs.term;
     n->last_commit = r->commit;
     if (r->config.index != n->last_config) {
+        if (w->s->trace) {
+            char text[160];
+            int k = snprintf(text, sizeof text, "config at %llu:", (unsigned long long)r->config.index);
+            for (size_t v = 0; v < r->config.nvoters && k < (int)sizeof text - 12; v++)
+                for (int x = 0; x < w->p.n; x++)
+                    if (mk_id_eq(&w->nodes[x].id, &r->config.voters[v].peer))
+                        k += snprintf(text + k, sizeof text - (size_t)k, " %d%s", x,
+                                      simstore_incarnation(w->nodes[x].store) == r->config.voters[v].incarnation ? ""
+                                                                                                                : "(old)");
+            sim_trace(w->s, (uint32_t)n->idx, 21, r->config.index, text);
+        }
         n->last_config = r->config.index;
         w->stats_configs++;
         check_config(w, n);
     }
 }
 
-/* Log matching, incrementally on every append anywhere: an (index, term) always carries the same
- * content and follows the same term at index − 1. By induction on the index, two logs holding an
- * equal (index, term) then hold equal prefixes. */
+/* Log matching, incrementally on every entry made durable anywhere (nothing leaves a node before its
+ * sync): an (index, term) always carries the same content and follows the same term at index − 1. By
+ * induction on the index, two logs holding an equal (index, term) then hold equal prefixes. */
 void gk_on_append(void *ctx, const mk_log_entry_t *e, mk_term_t prev_term) {
     gnode_t *n = ctx;
     gworld_t *w = n->w;

@@ -56,11 +56,8 @@ static int st_append(void *s, const mk_log_entry_t *e, size_t n) {
     simstore_t *m = of(s);
     for (size_t i = 0; i < n; i++)
         if (e[i].index != m->cur.n + 1 + i) return MK_EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        mk_term_t prev = m->cur.n ? m->cur.v[m->cur.n - 1].term : 0;
+    for (size_t i = 0; i < n; i++)
         if (view_put(&m->cur, e[i].term, e[i].kind, e[i].body, e[i].len) != MK_OK) return MK_ENOMEM;
-        if (m->on_append) m->on_append(m->on_append_ctx, &e[i], prev);
-    }
     return MK_OK;
 }
 
@@ -153,6 +150,10 @@ static int st_sync(void *s) {
     for (size_t i = m->dur.n; i < m->cur.n; i++) {
         const sent_t *e = &m->cur.v[i];
         if (view_put(&m->dur, e->term, e->kind, e->body, e->len) != MK_OK) return MK_ENOMEM;
+        if (m->on_append) {  /* durable now: from here on the entry exists for everyone */
+            mk_log_entry_t le = {.index = i + 1, .term = e->term, .kind = e->kind, .body = e->body, .len = e->len};
+            m->on_append(m->on_append_ctx, &le, i ? m->cur.v[i - 1].term : 0);
+        }
     }
     m->dur.hs = m->cur.hs;
     m->dur.meta = m->cur.meta;

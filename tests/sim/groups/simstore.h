@@ -17,7 +17,8 @@ uint64_t simstore_incarnation(const simstore_t *m);
 /* Writes not yet made durable. */
 bool simstore_unsynced(const simstore_t *m);
 void simstore_free(simstore_t *m);
-/* Calls fn for every entry appended from now on, with the term of the entry before it (checkers). */
+/* Calls fn for every entry a sync makes durable from now on, with the term of the entry before it
+ * (checkers: an entry lost in a crash before its sync was never seen by anyone). */
 typedef void (*simstore_append_fn)(void *ctx, const mk_log_entry_t *e, mk_term_t prev_term);
 void simstore_on_append(simstore_t *m, simstore_append_fn fn, void *ctx);
 

@@ -380,15 +380,10 @@ static void heal_event(sim_t *s, void *a, uint64_t b) {
 }
 
 
-/* May node i lose its disk now? Only while the voters that already lost theirs (and are still in the
- * newest configuration) plus this one stay a minority of that configuration. */
-static bool amnesia_allowed(gworld_t *w, int i) {
-    const mk_rconfig_t *cfg = NULL;
-    for (int k = 0; k < w->p.n; k++) {
-        gnode_t *n = &w->nodes[k];
-        if (n->alive && (!cfg || n->raft->config.index > cfg->index)) cfg = &n->raft->config;
-    }
-    if (!cfg || !cfg->nvoters) return true;
+/* May node i lose its disk now? Only while, in every configuration a live node holds (split
+ * bootstraps can leave several histories), the voters that already lost their disks plus this one stay
+ * a minority. */
+static bool minority_after_loss(gworld_t *w, int i, const mk_rconfig_t *cfg) {
     size_t lost = 0;
     bool voter = false;
     for (size_t v = 0; v < cfg->nvoters; v++)
@@ -398,7 +393,15 @@ static bool amnesia_allowed(gworld_t *w, int i) {
             if (k == i) voter = true;
             else if (simstore_incarnation(n->store) != cfg->voters[v].incarnation) lost++;
         }
-    return (lost + (voter ? 1 : 0)) * 2 < cfg->nvoters;
+    return !voter || (lost + 1) * 2 < cfg->nvoters;
+}
+
+static bool amnesia_allowed(gworld_t *w, int i) {
+    for (int k = 0; k < w->p.n; k++) {
+        gnode_t *n = &w->nodes[k];
+        if (n->alive && n->raft->config.nvoters && !minority_after_loss(w, i, &n->raft->config)) return false;
+    }
+    return true;
 }
 
 static void fault_event(sim_t *s, void *a, uint64_t b) {
