@@ -146,15 +146,27 @@ void gc_on_read(gworld_t *w, gnode_t *n, const mk_raft_read_t *rd) {
     op->read_index = rd->read_index;
 }
 
+/* Whether n's log holds op `id`'s command at `index` with `term`. */
+static bool entry_is(gnode_t *n, mk_index_t index, mk_term_t term, uint64_t id) {
+    mk_log_store_t *st = simstore_pub(n->store);
+    mk_log_entry_t e;
+    mk_raft_body_t b;
+    if (st->vt->get(st->self, index, &e) != MK_OK || e.term != term || e.kind != MK_ENTRY_COMMAND) return false;
+    if (mk_raft_body_decode(MK_ENTRY_COMMAND, e.body, e.len, &b, NULL) != MK_OK || b.command.payload.len != 26) return false;
+    uint64_t got;
+    memcpy(&got, (const uint8_t *)b.command.payload.ptr + 18, 8);
+    return got == id;
+}
+
 void gc_on_applied(gworld_t *w, gnode_t *n) {
     for (size_t i = 0; i < w->nops; i++) {
         gop_t *op = &w->ops[i];
         if (op->node != n->idx || op->node_life != n->life) continue;
         if (op->st == ST_ASSIGNED && n->applied >= op->range.first) {
-            mk_log_store_t *st = simstore_pub(n->store);
-            mk_term_t t = 0;
-            if (st->vt->term_at(st->self, op->range.first, &t) != MK_OK || t != op->range.term) {
-                complete_why(w, op, ST_FAIL, "superseded");  /* a later leader's entry took the index */
+            if (!entry_is(n, op->range.first, op->range.term, op->id)) {
+                /* superseded: another entry holds the index (a later leader's, or one of another
+                 * history after the leader that assigned it lost its disk) */
+                complete_why(w, op, ST_FAIL, "superseded");
             } else if (n->applied >= op->range.last) {
                 complete(w, op, ST_OK);
             }

@@ -381,17 +381,25 @@ static void heal_event(sim_t *s, void *a, uint64_t b) {
 
 
 /* May node i lose its disk now? Only while, in every configuration a live node holds (split
- * bootstraps can leave several histories), the voters that already lost their disks plus this one stay
- * a minority. */
-static bool minority_after_loss(gworld_t *w, int i, const mk_rconfig_t *cfg) {
+ * bootstraps can leave several histories), the voters that are already gone for it — lost their disk,
+ * or never received that configuration entry — plus this one stay a minority. (Without state sync from
+ * peers, a group whose bootstrap CONFIG reached only its writer is lost with that writer's disk.) */
+static bool minority_after_loss(gworld_t *w, int i, gnode_t *holder) {
+    const mk_rconfig_t *cfg = &holder->raft->config;
+    mk_log_store_t *hs = simstore_pub(holder->store);
+    mk_term_t cfg_term = 0;
+    if (hs->vt->term_at(hs->self, cfg->index, &cfg_term) != MK_OK) return true;
     size_t lost = 0;
     bool voter = false;
     for (size_t v = 0; v < cfg->nvoters; v++)
         for (int k = 0; k < w->p.n; k++) {
             gnode_t *n = &w->nodes[k];
             if (!mk_id_eq(&n->id, &cfg->voters[v].peer)) continue;
+            mk_log_store_t *st = simstore_pub(n->store);
+            mk_term_t t = 0;
+            bool holds = st->vt->term_at(st->self, cfg->index, &t) == MK_OK && t == cfg_term;
             if (k == i) voter = true;
-            else if (simstore_incarnation(n->store) != cfg->voters[v].incarnation) lost++;
+            else if (simstore_incarnation(n->store) != cfg->voters[v].incarnation || !holds) lost++;
         }
     return !voter || (lost + 1) * 2 < cfg->nvoters;
 }
@@ -399,7 +407,7 @@ static bool minority_after_loss(gworld_t *w, int i, const mk_rconfig_t *cfg) {
 static bool amnesia_allowed(gworld_t *w, int i) {
     for (int k = 0; k < w->p.n; k++) {
         gnode_t *n = &w->nodes[k];
-        if (n->alive && n->raft->config.nvoters && !minority_after_loss(w, i, &n->raft->config)) return false;
+        if (n->alive && n->raft->config.nvoters && !minority_after_loss(w, i, n)) return false;
     }
     return true;
 }
