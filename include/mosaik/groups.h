@@ -1,7 +1,8 @@
 /* mosaik/groups.h — replicated groups (spec 40). This part holds what the consensus engine and the
  * storage need: log positions, leadership preferences, the state machine and log store interfaces
- * with their built-ins (the NoOp machine, the in-memory store) and the consensus configuration. The
- * group runtime (joining, bonds, commands, queries, waits) arrives with the groups runtime. */
+ * with their built-ins (the NoOp machine, the in-memory and LMDB stores) and the consensus
+ * configuration. The group runtime (joining, bonds, commands, queries, waits) arrives with the groups
+ * runtime. */
 #ifndef MOSAIK_GROUPS_H
 #define MOSAIK_GROUPS_H
 
@@ -75,7 +76,9 @@ typedef struct { uint64_t incarnation; bool has_origin, has_commands; mk_id_t or
  * else the stored term or MK_ENOTFOUND. prune_prefix: deletes ≤ upto, (upto, term_at(upto)) becomes
  * the base. reset_to: deletes everything, c becomes the base. load_state / save_state: hard state and
  * meta (a fresh store loads zeros with a random non-zero incarnation). sync: earlier writes durable.
- * Snapshot area (optional; all four or none). */
+ * Snapshot area (optional; all four or none): snap_begin starts a pending snapshot (dropping any pending
+ * one), snap_put adds its next item, snap_commit makes it the stored one (atomic, durable), snap_open
+ * gives the stored one's anchor, header and items (MK_ENOTFOUND when none). */
 typedef struct mk_log_store_vtbl {
     int (*append)(void *s, const mk_log_entry_t *e, size_t n);
     void (*available)(void *s, mk_index_t *first, mk_index_t *last);
@@ -100,6 +103,15 @@ typedef struct mk_log_store { const mk_log_store_vtbl_t *vt; void *self; } mk_lo
 
 /* A new in-memory store (nothing survives the process). NULL when out of memory. Any thread. */
 mk_log_store_t *mk_log_store_memory(void);
+
+/* ALWAYS: each sync is on disk when it returns (the safety guarantee needs it); NONE: flushed ≤ every 100 ms. */
+typedef enum { MK_LMDB_SYNC_ALWAYS, MK_LMDB_SYNC_NONE } mk_lmdb_sync_t;
+/* The store's directory (created 0700); the map (0 = 1 GiB) doubles when full up to map_size_max (0 = 64 GiB). */
+typedef struct { const char *path; size_t map_size, map_size_max; mk_lmdb_sync_t sync; } mk_lmdb_config_t;
+#define MK_LMDB_CONFIG_DEFAULT \
+    {.path = NULL, .map_size = (size_t)1 << 30, .map_size_max = (size_t)64 << 30, .sync = MK_LMDB_SYNC_ALWAYS}
+/* A durable store with a snapshot area in cfg->path (spec 40 §7.2); NULL + err naming the cause. Any thread. */
+mk_log_store_t *mk_log_store_lmdb(const mk_lmdb_config_t *cfg, mk_error_t *err);
 /* Destroys a store that no group owns. NULL is a no-op. */
 void mk_log_store_free(mk_log_store_t *s);
 
