@@ -144,46 +144,14 @@ static size_t producer_connected(mk_producer_t *p) {
 }
 
 /* mosaik_network_connections_closed on stream links with this code, closed by "local" or "remote". */
-/* The consumer-side protocol-error counter of node n (all streams). */
-static double protocol_errors(mk_network_t *n) {
-    const char *series = "mosaik_streams_consumer_protocol_errors{";
-    double total = 0;
-    mk_buf_t out = MK_BUF_INIT;
-    if (mk_metrics_render(n, &out, NULL) != MK_OK) return 0;
-    mk_buf_append(&out, "", 1);
-    for (char *line = out.ptr; line && *line;) {
-        char *next = strchr(line, '\n');
-        if (next) *next++ = 0;
-        char *sp = strrchr(line, ' ');
-        if (strncmp(line, series, strlen(series)) == 0 && sp) total += strtod(sp + 1, NULL);
-        line = next;
-    }
-    mk_buf_free(&out);
-    return total;
+static double streams_closed(mk_network_t *n, uint32_t code, const char *by) {
+    char labels[96];
+    snprintf(labels, sizeof labels, "alpn=\"" MK_STREAMS_ALPN "\",code=\"%u\",by=\"%s\"", code, by);
+    return mkt_metric(n, "mosaik_network_connections_closed", labels);
 }
 
-static double streams_closed(mk_network_t *n, uint32_t code, const char *by) {
-    char want_code[32], want_by[32];
-    snprintf(want_code, sizeof want_code, "code=\"%u\"", code);
-    snprintf(want_by, sizeof want_by, "by=\"%s\"", by);
-    const char *series = "mosaik_network_connections_closed{";
-    double total = 0;
-    mk_buf_t out = MK_BUF_INIT;
-    if (mk_metrics_render(n, &out, NULL) != MK_OK) return 0;
-    mk_buf_append(&out, "", 1);
-    for (char *line = out.ptr; line && *line;) {
-        char *next = strchr(line, '\n');
-        if (next) *next++ = 0;
-        if (strncmp(line, series, strlen(series)) == 0 && strstr(line, "alpn=\"" MK_STREAMS_ALPN "\"") &&
-            strstr(line, want_code) && strstr(line, want_by)) {
-            char *sp = strrchr(line, ' ');
-            if (sp) total += strtod(sp + 1, NULL);
-        }
-        line = next;
-    }
-    mk_buf_free(&out);
-    return total;
-}
+/* The consumer-side protocol-error counter of node n (all streams). */
+static double protocol_errors(mk_network_t *n) { return mkt_metric(n, "mosaik_streams_consumer_protocol_errors", NULL); }
 
 /* ---- datums ---- */
 

@@ -286,6 +286,11 @@ void gw_init(gworld_t *w, sim_t *s, const gparams_t *p) {
 }
 
 void gw_free(gworld_t *w) {
+    for (size_t i = 0; i < w->s->nheap; i++)  /* messages still in flight when the run ended */
+        if (w->s->heap[i].fn == deliver) {
+            free((void *)(uintptr_t)w->s->heap[i].b);
+            w->s->heap[i].fn = NULL;
+        }
     for (int i = 0; i < w->p.n; i++) {
         gnode_t *n = &w->nodes[i];
         if (n->syncing) mk_raft_advance(n->raft, &n->pending, n->applied);
