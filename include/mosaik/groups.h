@@ -1,13 +1,15 @@
 /* mosaik/groups.h — replicated groups (spec 40). This part holds what the consensus engine and the
  * storage need: log positions, leadership preferences, the state machine and log store interfaces
- * with their built-ins (the NoOp machine, the in-memory and LMDB stores) and the consensus
- * configuration. The group runtime (joining, bonds, commands, queries, waits) arrives with the groups
+ * with their built-ins (the NoOp machine, the in-memory and LMDB stores), the consensus configuration,
+ * and the group identity: the group key, the sync and group configurations and mk_group_id_for. The
+ * group runtime (joining, bonds, commands, queries, waits) arrives with the groups
  * runtime. */
 #ifndef MOSAIK_GROUPS_H
 #define MOSAIK_GROUPS_H
 
 #include "mosaik/core.h"
 #include "mosaik/id.h"
+#include "mosaik/tickets.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -22,6 +24,23 @@ typedef enum { MK_LEAD_NORMAL, MK_LEAD_RELUCTANT, MK_LEAD_OBSERVER } mk_lead_kin
 /* Normal; Reluctant{factor ≥ 1} multiplies election timer and bootstrap delay; Observer never votes or leads. */
 typedef struct { mk_lead_kind_t kind; uint32_t factor; } mk_leadership_t;
 #define MK_LEADERSHIP_RELUCTANT_DEFAULT ((mk_leadership_t){MK_LEAD_RELUCTANT, 3})
+
+/* ---- group key (spec 40 §1): the shared secret of a group; it never leaves the process ---- */
+
+typedef struct { mk_id_t secret; } mk_group_key_t;
+/* 32 bytes from OpenSSL's CSPRNG (RAND_bytes); aborts the process if the CSPRNG fails. Any thread. */
+mk_group_key_t mk_group_key_random(void);
+/* mk_id_from_str rules: exactly 64 hex digits are the key bytes, any other string is BLAKE3-hashed.
+ * s must not be NULL. Pure. */
+mk_group_key_t mk_group_key_from_secret(const char *s);
+/* The 32 bytes as they are. Pure. */
+mk_group_key_t mk_group_key_from_bytes(const uint8_t bytes[32]);
+/* The validator's 32-byte signature (mk_ticket_validator_signature): anyone knowing the validator's
+ * settings can compute it, so the tickets are the real gate. v must not be NULL. Pure. */
+mk_group_key_t mk_group_key_from_validator(const mk_ticket_validator_t *v);
+/* "ab****cd": the first and last key bytes in lowercase hex around four stars, NUL-terminated
+ * (9 of the 16 bytes used). Safe to log. Pure. */
+void mk_group_key_display(const mk_group_key_t *k, char out[16]);
 
 /* ---- state machine (spec 40 §6): callbacks run on the group's loop thread ---- */
 
@@ -135,6 +154,58 @@ typedef struct mk_consensus_config {
 /* MK_OK or MK_EINVAL naming the field: election_timeout > 2 × heartbeat_interval, heartbeat_jitter <
  * heartbeat_interval, 1 ≤ max_voters ≤ 32, bootstrap_expect ≥ 1, non-zero batching limits. */
 int mk_consensus_config_check(const mk_consensus_config_t *c, mk_error_t *e);
+
+/* ---- state sync configuration (spec 40 §8, §9) ---- */
+
+typedef enum { MK_SYNC_LOG_REPLAY, MK_SYNC_SNAPSHOT } mk_sync_kind_t;
+/* Everything but sync_buffer_max_bytes is part of the GroupId (through the sync signature, §8.3): the
+ * snapshot fields only when kind is MK_SYNC_SNAPSHOT. */
+typedef struct mk_sync_config {
+    mk_sync_kind_t kind;
+    uint32_t replay_batch, replay_fetch_timeout_ms;
+    uint32_t snapshot_batch, snapshot_ttl_ms, snapshot_request_timeout_ms, snapshot_fetch_timeout_ms;
+    size_t sync_buffer_max_bytes;
+} mk_sync_config_t;
+#define MK_SYNC_CONFIG_DEFAULT                                                                            \
+    {.kind = MK_SYNC_LOG_REPLAY, .replay_batch = 2000, .replay_fetch_timeout_ms = 25000,                 \
+     .snapshot_batch = 2000, .snapshot_ttl_ms = 10000, .snapshot_request_timeout_ms = 15000,             \
+     .snapshot_fetch_timeout_ms = 5000, .sync_buffer_max_bytes = (size_t)64 << 20}
+
+/* ---- group events (spec 40 §5) ---- */
+
+typedef enum {
+    MK_GROUP_EV_ROLE, MK_GROUP_EV_LEADER, MK_GROUP_EV_ONLINE, MK_GROUP_EV_OFFLINE, MK_GROUP_EV_COMMITTED,
+    MK_GROUP_EV_CONFIG, MK_GROUP_EV_BOND_UP, MK_GROUP_EV_BOND_DOWN, MK_GROUP_EV_DIVERGED, MK_GROUP_EV_SYNC_STUCK,
+    MK_GROUP_EV_TERMINATED
+} mk_group_ev_kind_t;
+typedef struct { mk_group_ev_kind_t kind; mk_id_t peer; mk_index_t index; } mk_group_event_t;
+
+/* ---- group configuration (spec 40 §9, §10) ---- */
+
+typedef struct mk_group_config {
+    mk_group_key_t key;
+    const mk_state_machine_t *machine; void *machine_self;      /* NULL machine: MK_NOOP_MACHINE */
+    mk_consensus_config_t consensus;
+    mk_sync_config_t sync;
+    mk_log_store_t *store;                                      /* NULL: in-memory */
+    const mk_ticket_validator_t *const *validators;             /* in this order; part of the GroupId */
+    size_t n_validators;
+    uint64_t snapshot_every, retain_entries;
+    void (*on_event)(void *ud, const mk_group_event_t *ev);
+    void *event_ud;
+} mk_group_config_t;
+/* The key is all zeros here: set one (mk_group_key_from_secret, …) before use. */
+#define MK_GROUP_CONFIG_DEFAULT                                                                          \
+    {.key = {{{0}}}, .machine = NULL, .machine_self = NULL, .consensus = MK_CONSENSUS_CONFIG_DEFAULT, \
+     .sync = MK_SYNC_CONFIG_DEFAULT, .store = NULL, .validators = NULL, .n_validators = 0,             \
+     .snapshot_every = 100000, .retain_entries = 10000, .on_event = NULL, .event_ud = NULL}
+
+/* The GroupId cfg would join (spec 40 §1), without joining: BLAKE3(key), then derive with the
+ * consensus digest, the machine's signature (called once, with machine_self), the sync signature and
+ * each validator's signature in order. Validates first: MK_EINVAL naming the field (consensus fields as
+ * mk_consensus_config_check, sync.kind, machine->signature, validators / validators[i]). Any thread,
+ * provided the machine's signature callback is. */
+int mk_group_id_for(const mk_group_config_t *cfg, mk_id_t *out, mk_error_t *err);
 
 #ifdef __cplusplus
 }

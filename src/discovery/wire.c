@@ -361,7 +361,7 @@ int mk_wire_decode_sync(const void *p, size_t n, mk_sync_msg_t *m, mk_error_t *e
     if (n > MK_WIRE_FRAME_MAX + 4096) return MK_ERR(e, MK_E2BIG, "sync frame of %zu bytes", n);
     mk_dec_t d;
     mk_dec_init(&d, p, n);
-    m->kind = (mk_sync_kind_t)mk_dec_tag(&d, 3);
+    m->kind = (mk_sync_msg_kind_t)mk_dec_tag(&d, 3);
     if (mk_dec_ok(&d)) switch (m->kind) {
         case MK_SYNC_HELLO: {
             mk_dec_id(&d, &m->network);

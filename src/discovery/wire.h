@@ -62,9 +62,9 @@ int mk_wire_encode_pong(uint64_t nonce, mk_bytes_t entry, mk_buf_t *out);
 int mk_wire_decode_pong(const void *p, size_t n, uint64_t *nonce, mk_bytes_t *entry, mk_error_t *e);
 
 /* /mosaik/catalog-sync: 0 SyncHello, 1 SyncReply, 2 SyncEntries. */
-typedef enum { MK_SYNC_HELLO = 0, MK_SYNC_REPLY, MK_SYNC_ENTRIES } mk_sync_kind_t;
+typedef enum { MK_SYNC_HELLO = 0, MK_SYNC_REPLY, MK_SYNC_ENTRIES } mk_sync_msg_kind_t;
 typedef struct mk_sync_msg {
-    mk_sync_kind_t kind;
+    mk_sync_msg_kind_t kind;
     mk_network_id_t network;   /* HELLO */
     mk_id_t summary;           /* HELLO */
     mk_digest_item_t *digest;  /* HELLO (malloc'd) */
