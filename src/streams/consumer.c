@@ -330,6 +330,8 @@ static void cchan_on_frame(mk_link_t *l, void *ctx, const uint8_t *p, size_t n) 
     case MK_CHAN_C_ACCEPTED: break;
     }
     ch->accepted = true;
+    MK_LOGF(MK_MOD_STREAMS, MK_LOG_DEBUG, mk_net_self(ch->c->st->n), "stream %s: producer %s accepted channel %llu",
+            mk_id_short(&ch->c->id, (char[11]){0}), mk_id_short(&ch->peer, (char[11]){0}), (unsigned long long)ch->id);
     ch->state = MK_CHANNEL_CONNECTED;
     ch->stats.connected_at_ms = mk_streams_now_ms();
     if (ch->stats.last_close) ch->stats.reconnects++;

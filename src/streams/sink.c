@@ -221,6 +221,8 @@ static void on_accepted(mk_pchan_t *c, mk_sink_t *s, const mk_peer_entry_t *entr
         return;
     }
     mk_buf_free(&f);
+    MK_LOGF(MK_MOD_STREAMS, MK_LOG_DEBUG, mk_net_self(st->n), "stream %s: accepted consumer %s",
+            mk_id_short(&s->id, (char[11]){0}), mk_id_short(&c->peer, (char[11]){0}));
     unlink_chan(&st->handshakes, c);
     st->nhandshakes--;
     c->sink = s;

@@ -11,10 +11,10 @@ void mk_streams_waiters_update(pthread_mutex_t *mu, pthread_cond_t *cv, mk_waite
                                size_t n) {
     pthread_mutex_lock(mu);
     bool any = false;
-    for (mk_waiter_t *w = list; w; w = w->next) {
+    for (mk_waiter_t *w = list; w; w = w->next) {  /* latched: a condition that held once releases its waiter */
         bool met = mk_when_eval(w->when, peers, n);
         any |= met && !w->met;
-        w->met = met;
+        if (met) w->met = true;
     }
     if (any) pthread_cond_broadcast(cv);
     pthread_mutex_unlock(mu);
