@@ -88,7 +88,8 @@ typedef struct { mk_term_t term; bool has_vote; mk_id_t vote_peer; uint64_t vote
 typedef struct { uint64_t incarnation; bool has_origin, has_commands; mk_id_t origin; } mk_store_meta_t;
 
 /* A store's operations (all on one thread at a time). Contracts:
- * append: entries contiguous from last + 1 (MK_EINVAL otherwise), copied. available: stored range
+ * append: entries contiguous from last + 1, terms never below the last one, known kinds (else
+ * MK_EINVAL, nothing stored), copied. available: stored range
  * (first > last when none). get / get_range: an entry / a prefix of [first, last] within max_bytes
  * (at least one entry) and cap, MK_ENOTFOUND outside the stored range. truncate: deletes ≥ from.
  * last: last cursor, or the base when nothing is stored. term_at: 0 → 0, the base index → base term,

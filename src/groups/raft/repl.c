@@ -106,7 +106,19 @@ void mk_raft_broadcast(mk_raft_t *r, bool heartbeat) {
 
 /* ---- follower ---- */
 
+/* Entries a correct leader can send: terms never decreasing from prev.term and never above its own. */
+static bool entries_plausible(const mk_raft_msg_t *m) {
+    mk_term_t t = m->append.prev.term;
+    for (size_t i = 0; i < m->append.nentries; i++) {
+        const mk_log_entry_t *e = &m->append.entries[i];
+        if (e->term < t || e->term > m->append.term) return false;
+        t = e->term;
+    }
+    return true;
+}
+
 void mk_raft_on_append(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m) {
+    if (!entries_plausible(m)) return;  /* no correct leader sends this: ignored, nothing written */
     /* same term: p leads it (a candidate or pre-candidate of this term steps back) */
     if (r->role != MK_RAFT_FOLLOWER || !r->has_leader || !mk_id_eq(&r->leader, &p->id))
         mk_raft_become_follower(r, r->hs.term, &p->id);

@@ -33,8 +33,12 @@ static void free_range(mem_store_t *m, size_t from) {
 static int mem_append(void *s, const mk_log_entry_t *e, size_t n) {
     mem_store_t *m = of(s);
     if (n && !e) return MK_EINVAL;
-    for (size_t i = 0; i < n; i++)
+    mk_term_t prev = m->n ? m->v[m->n - 1].term : m->base.term;
+    for (size_t i = 0; i < n; i++) {  /* contiguous, terms never decreasing, known kinds (as LMDB) */
         if (e[i].index != m->base.index + 1 + m->n + i || (e[i].len && !e[i].body)) return MK_EINVAL;
+        if (e[i].kind > MK_ENTRY_SNAPSHOT_MARKER || e[i].term < prev) return MK_EINVAL;
+        prev = e[i].term;
+    }
     if (m->n + n > m->cap) {
         size_t cap = m->cap ? m->cap : 64;
         while (cap < m->n + n) cap *= 2;

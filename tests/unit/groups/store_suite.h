@@ -81,6 +81,11 @@ static void suite_append_get_and_ranges(void **state) {
     assert_int_equal(s->vt->append(s->self, &gap, 1), MK_EINVAL);
     mk_log_entry_t dup = suite_entry(6, 3, "x");
     assert_int_equal(s->vt->append(s->self, &dup, 1), MK_EINVAL);
+    mk_log_entry_t older = suite_entry(7, 2, "x");  /* a term below the last one */
+    assert_int_equal(s->vt->append(s->self, &older, 1), MK_EINVAL);
+    mk_log_entry_t odd = suite_entry(7, 3, "x");
+    odd.kind = 9;  /* no such entry kind */
+    assert_int_equal(s->vt->append(s->self, &odd, 1), MK_EINVAL);
     assert_int_equal(s->vt->last(s->self).index, 6);
     /* ranges: cap, byte limit (at least one entry), bounds */
     mk_log_entry_t out[8];

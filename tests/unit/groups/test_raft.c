@@ -1409,6 +1409,30 @@ static void truncating_at_or_below_the_commit_index_is_fatal(void **state) {
     assert_int_equal(ncaps, 0);
 }
 
+/* Entries no correct leader sends (terms falling below prev's or the one before, or above the leader's
+ * own term) are ignored: nothing written, no reply, no fatal stop. */
+static void implausible_entries_are_ignored(void **state) {
+    (void)state;
+    mk_consensus_config_t cc = cc_scripted();
+    const mk_term_t later[] = {2};
+    int n = scripted_follower(NORMAL, &cc, 2, later, 1, 1);  /* terms 1 1 2 */
+    mk_log_entry_t falling[] = {e_noop(2), e_noop(1)};
+    append_from(n, 100, G1, 2, C(2, 3), 1, falling, 2);
+    mk_log_entry_t below_prev[] = {e_noop(1)};
+    append_from(n, 110, G1, 2, C(2, 3), 1, below_prev, 1);
+    mk_log_entry_t above_leader[] = {e_noop(3)};
+    append_from(n, 120, G1, 2, C(2, 3), 1, above_leader, 1);
+    mk_raft_status_t st = status(n);
+    assert_false(st.fatal);
+    assert_int_equal(st.last.index, 3);
+    assert_int_equal(st.last.term, 2);
+    assert_int_equal(count_caps(MK_RAFT_APPEND_RESP, G1), 0);
+    mk_log_entry_t fine[] = {e_noop(2)};  /* the same leader's next good message is taken */
+    append_from(n, 130, G1, 2, C(2, 3), 1, fine, 1);
+    assert_int_equal(status(n).last.index, 4);
+    assert_true(last_cap(MK_RAFT_APPEND_RESP, G1)->m.append_resp.success);
+}
+
 /* ---- membership -------------------------------------------------------------------------------------- */
 
 static void a_leader_promotes_caught_up_learners_one_voter_at_a_time(void **state) {
@@ -1750,6 +1774,7 @@ int main(void) {
         T(propose_checks_its_arguments),
         T(truncating_a_config_entry_reverts_to_the_previous_configuration),
         T(truncating_at_or_below_the_commit_index_is_fatal),
+        T(implausible_entries_are_ignored),
         T(a_leader_promotes_caught_up_learners_one_voter_at_a_time),
         T(promotion_needs_a_fresh_caught_up_non_observer_learner),
         T(a_voter_back_with_a_new_incarnation_is_removed_at_once),
