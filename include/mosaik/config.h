@@ -51,6 +51,12 @@ typedef struct mk_streams_config {
     uint32_t close_flush_ms;          /* 1 000: flush before a graceful 204 */
 } mk_streams_config_t;
 
+/* Groups (spec 40 §9), zero = default. */
+typedef struct mk_groups_config {
+    uint32_t handshake_timeout_ms;    /* 2 000: bond handshake, both directions */
+    uint32_t max_pending_handshakes;  /* 256 per network */
+} mk_groups_config_t;
+
 #define MK_DISCOVERY_CONFIG_DEFAULT                                                                   \
     ((mk_discovery_config_t){.announce_interval_ms = 15000, .announce_jitter = 0.5,                  \
                              .purge_after_ms = 300000, .max_time_drift_ms = 10000,                   \

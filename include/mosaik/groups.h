@@ -1,15 +1,15 @@
-/* mosaik/groups.h — replicated groups (spec 40). This part holds what the consensus engine and the
- * storage need: log positions, leadership preferences, the state machine and log store interfaces
- * with their built-ins (the NoOp machine, the in-memory and LMDB stores), the consensus configuration,
- * and the group identity: the group key, the sync and group configurations and mk_group_id_for. The
- * group runtime (joining, bonds, commands, queries, waits) arrives with the groups
- * runtime. */
+/* mosaik/groups.h — replicated groups (spec 40): log positions, leadership preferences, the state
+ * machine and log store interfaces with their built-ins (the NoOp machine, the in-memory and LMDB
+ * stores), the consensus, sync and group configurations, the group identity, and the runtime: joining,
+ * commands, queries, status and waits. Every call taking timeout_ms accepts -1 (no limit); err may be
+ * NULL. State machine and event callbacks run on the network's loop thread and must not block. */
 #ifndef MOSAIK_GROUPS_H
 #define MOSAIK_GROUPS_H
 
 #include "mosaik/core.h"
 #include "mosaik/id.h"
 #include "mosaik/tickets.h"
+#include "mosaik/network.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,6 +49,9 @@ typedef struct mk_apply_ctx mk_apply_ctx_t;
 mk_cursor_t mk_apply_ctx_committed(const mk_apply_ctx_t *c);
 mk_cursor_t mk_apply_ctx_position(const mk_apply_ctx_t *c);
 mk_term_t mk_apply_ctx_term(const mk_apply_ctx_t *c);
+/* The group's and the network's ids (valid during the call). */
+const mk_id_t *mk_apply_ctx_group_id(const mk_apply_ctx_t *c);
+const mk_id_t *mk_apply_ctx_network_id(const mk_apply_ctx_t *c);
 /* Stops the group (MK_ETERMINATED) rather than letting replicas diverge; why is copied. */
 void mk_apply_ctx_fail(const mk_apply_ctx_t *c, const char *why);
 
@@ -207,6 +210,115 @@ typedef struct mk_group_config {
  * mk_consensus_config_check, sync.kind, machine->signature, validators / validators[i]). Any thread,
  * provided the machine's signature callback is. */
 int mk_group_id_for(const mk_group_config_t *cfg, mk_id_t *out, mk_error_t *err);
+
+/* ---- the runtime (spec 40 §1–§5) ---- */
+
+typedef struct mk_group mk_group_t;
+
+/* Joins the group cfg describes on net (validated as mk_group_id_for; the store, if any, is owned by
+ * the group from here on, even when the join fails). Joining the same GroupId again returns the same
+ * group with one more reference if machine and machine_self are identical, else fails MK_EEXIST. The
+ * GroupId is listed in the local discovery entry; members bond through discovery. NULL + err on
+ * failure. Any thread but the loop's; blocks ≤ 10 s for the loop. */
+mk_group_t *mk_group_join(mk_network_t *net, const mk_group_config_t *cfg, mk_error_t *err);
+/* Releases one reference; the last ends pending calls (MK_ETERMINATED), sends Departure on every bond,
+ * closes them with 204 and frees the group (the machine's destroy runs). NULL ok. Not on the loop. */
+void mk_group_leave(mk_group_t *g);
+/* The GroupId (valid while g is). Any thread. */
+const mk_id_t *mk_group_id(const mk_group_t *g);
+
+/* The outcome of a command call: the range the batch took (range.term = the term it was appended in),
+ * whether it was assigned, whether an unacknowledged forward may have been applied, and its
+ * exactly-once (session, seq) (0 without exactly-once). */
+typedef struct { mk_index_range_t range; bool assigned, maybe_applied; uint64_t session, seq; } mk_cmd_outcome_t;
+
+/* Appends the commands (copied) as one contiguous range and waits until this node has applied it:
+ * MK_OK, MK_EOFFLINE (not assigned or superseded; see out->maybe_applied), MK_ENOCOMMANDS, MK_E2BIG,
+ * MK_ETIMEDOUT (after assignment when out->assigned: continue with mk_group_wait_range),
+ * MK_ETERMINATED. out may be NULL. Any thread but the loop's. */
+int mk_group_execute(mk_group_t *g, const void *cmd, size_t len, int timeout_ms, mk_cmd_outcome_t *out,
+                     mk_error_t *err);
+int mk_group_execute_many(mk_group_t *g, const mk_bytes_t *cmds, size_t n, int timeout_ms, mk_cmd_outcome_t *out,
+                          mk_error_t *err);
+/* The same, returning once the leader assigned the range (not yet applied). */
+int mk_group_feed(mk_group_t *g, const void *cmd, size_t len, int timeout_ms, mk_cmd_outcome_t *out, mk_error_t *err);
+int mk_group_feed_many(mk_group_t *g, const mk_bytes_t *cmds, size_t n, int timeout_ms, mk_cmd_outcome_t *out,
+                       mk_error_t *err);
+/* Re-submits a batch that ended MK_EOFFLINE under its (session, seq): applied at most once overall with
+ * exactly_once (without it this is a plain new submission). wait_applied: execute, else feed. */
+int mk_group_resubmit(mk_group_t *g, const mk_cmd_outcome_t *prev, const mk_bytes_t *cmds, size_t n,
+                      bool wait_applied, int timeout_ms, mk_cmd_outcome_t *out, mk_error_t *err);
+enum { MK_SUBMIT_ASSIGNED = 0, MK_SUBMIT_APPLIED = 1 }; /* flags of mk_group_submit: feed / execute */
+/* Called once per submission on the loop thread, in submission order per group; must not block. */
+typedef void (*mk_group_cmd_cb)(void *ud, int status, const mk_cmd_outcome_t *out);
+/* Asynchronous form: MK_OK (cb follows), MK_EAGAIN (max_pending_commands reached: nothing queued),
+ * MK_ENOCOMMANDS, MK_E2BIG, MK_ETERMINATED. Never blocks. Any thread. */
+int mk_group_submit(mk_group_t *g, const mk_bytes_t *cmds, size_t n, unsigned flags, int timeout_ms,
+                    mk_group_cmd_cb cb, void *ud);
+/* Waits until a fed range is applied locally: MK_OK, MK_EOFFLINE (superseded), MK_ETIMEDOUT,
+ * MK_ETERMINATED. */
+int mk_group_wait_range(mk_group_t *g, const mk_index_range_t *r, int timeout_ms, mk_error_t *err);
+
+typedef enum { MK_WEAK, MK_STRONG } mk_consistency_t;
+/* data is the machine's answer (free with mk_query_result_free); position = applied index it reflects. */
+typedef struct { void *data; size_t len; mk_index_t position; } mk_query_result_t;
+/* WEAK: the machine's query on this node now. STRONG: linearizable (ReadIndex through the leader,
+ * bounded by query_timeout; MK_EOFFLINE when it cannot be confirmed). MK_ETERMINATED, MK_ETIMEDOUT. */
+int mk_group_query(mk_group_t *g, const void *q, size_t len, mk_consistency_t c, int timeout_ms,
+                   mk_query_result_t *out, mk_error_t *err);
+void mk_query_result_free(mk_query_result_t *r);
+
+typedef enum { MK_ROLE_FOLLOWER, MK_ROLE_PRE_CANDIDATE, MK_ROLE_CANDIDATE, MK_ROLE_LEADER } mk_group_role_t;
+typedef enum { MK_MEMBER_VOTER, MK_MEMBER_LEARNER, MK_MEMBER_OBSERVER } mk_member_kind_t;
+/* A published copy of the group's state. committed = committed and applied here; commit_index = the raw
+ * commit index. */
+typedef struct {
+    mk_group_role_t role;
+    mk_member_kind_t member;
+    mk_term_t term;
+    bool has_leader, online, diverged, has_origin, terminated;
+    mk_id_t leader, origin;
+    mk_index_t commit_index, committed;
+    mk_cursor_t last;
+    size_t n_voters, n_bonds;
+    mk_id_t voters[32];
+} mk_group_status_t;
+typedef struct { mk_id_t peer, bond_id; uint64_t incarnation; uint32_t rtt_us; bool dialer; } mk_bond_info_t;
+typedef struct { mk_id_t a, b; } mk_bond_edge_t;
+
+/* Getters read the last published copy and never block. Any thread. */
+bool mk_group_leader(mk_group_t *g, mk_id_t *out);
+bool mk_group_is_leader(mk_group_t *g);
+mk_index_t mk_group_committed(mk_group_t *g);
+mk_cursor_t mk_group_log_position(mk_group_t *g);
+int mk_group_status(mk_group_t *g, mk_group_status_t *out);
+/* Lists (free with mk_group_free_list): live bonds / the topology's edges (a < b). MK_OK, MK_ENOMEM. */
+int mk_group_bonds(mk_group_t *g, mk_bond_info_t **out, size_t *n);
+int mk_group_topology(mk_group_t *g, mk_bond_edge_t **out, size_t *n);
+void mk_group_free_list(void *list);
+/* Readable after any status change; read with mk_group_status, which drains it. */
+int mk_group_fd(mk_group_t *g);
+
+typedef enum {
+    MK_WHEN_LEADER_ELECTED, MK_WHEN_LEADER_CHANGED, MK_WHEN_LEADER_IS, MK_WHEN_IS_LEADER, MK_WHEN_IS_FOLLOWER,
+    MK_WHEN_ONLINE, MK_WHEN_OFFLINE, MK_WHEN_COMMITTED_REACHES, MK_WHEN_COMMITTED_ADVANCED,
+    MK_WHEN_COMMITTED_CHANGED, MK_WHEN_LOG_REACHES, MK_WHEN_LOG_ADVANCED, MK_WHEN_LOG_CHANGED,
+    MK_WHEN_BONDS_CHANGED
+} mk_group_when_t;
+typedef struct { mk_group_when_t what; mk_id_t peer; mk_index_t index; } mk_group_cond_t;
+/* Waits until the condition holds (at once if it already does): MK_OK with *out (may be NULL) the
+ * status that satisfied it, MK_ETIMEDOUT, MK_ETERMINATED, MK_EINVAL. Any thread but the loop's. */
+int mk_group_wait(mk_group_t *g, const mk_group_cond_t *c, int timeout_ms, mk_group_status_t *out, mk_error_t *err);
+/* Operator escape hatch (spec 40 §3.7): not implemented yet, MK_ENOTSUP. */
+int mk_group_unsafe_recover(mk_group_t *g, int timeout_ms, mk_error_t *err);
+
+#ifdef MK_TEST_HOOKS
+/* Test hooks: cut every bond link of g without a frame; make this node dial peers regardless of the
+ * lower-PeerId rule (both sides dial: duplicates); count of links closed with `code` by g. */
+void mk_group_test_cut_bonds(mk_group_t *g);
+void mk_group_test_force_dial(mk_group_t *g, bool on);
+uint64_t mk_group_test_closes(mk_group_t *g, uint32_t code);
+#endif
 
 #ifdef __cplusplus
 }

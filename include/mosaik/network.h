@@ -45,6 +45,7 @@ typedef struct mk_network_config {
     uint32_t shutdown_linger_ms;        /* flush budget of links at mk_network_free; default 1000 */
     mk_discovery_config_t discovery;    /* zero fields = defaults (mosaik/config.h) */
     mk_streams_config_t streams;        /* zero fields = defaults (mosaik/config.h) */
+    mk_groups_config_t groups;          /* zero fields = defaults (mosaik/config.h) */
 } mk_network_config_t;
 
 #define MK_KEEPALIVE_OFF UINT32_MAX

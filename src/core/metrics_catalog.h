@@ -50,6 +50,9 @@
     X(GROUPS_RAFT_COMMITTEE_SIZE, "mosaik_groups_raft_committee_size", GAUGE, "committee members in total", \
       ("group"))                                                                                         \
     X(GROUPS_BONDS_ACTIVE, "mosaik_groups_bonds_active", GAUGE, "live bonds", ("group"))                 \
+    X(GROUPS_BONDS_REJECTED, "mosaik_groups_bonds_rejected", COUNTER, "bond links closed by close code",   \
+      ("code"))                                                                                          \
+    X(GROUPS_COMMANDS, "mosaik_groups_commands", COUNTER, "commands applied", ("group"))                \
     X(GROUPS_BONDS_BYTES_SENT, "mosaik_groups_bonds_bytes_sent", COUNTER, "bond bytes sent", ("group"))  \
     X(GROUPS_BONDS_BYTES_RECEIVED, "mosaik_groups_bonds_bytes_received", COUNTER, "bond bytes received", \
       ("group"))                                                                                         \

@@ -37,6 +37,13 @@ void mk_disc_arm(struct event *ev, uint32_t ms) {
 
 bool mk_disc_stopping(const mk_disc_t *d) { return d->stopping; }
 
+void mk_disc_feed_signed(mk_network_t *n, const void *p, size_t len) {
+    mk_disc_t *d = mk_net_subsystem(n, MK_SUBSYS_DISCOVERY);
+    if (!d || d->stopping || !p || !len) return;
+    mk_store_result_t res = {0};
+    mk_disc_merge(d, p, len, NULL, false, &res);
+}
+
 void mk_disc_stat_add(mk_disc_t *d, uint64_t *field, uint64_t v) {
     pthread_mutex_lock(&d->stats_mu);
     *field += v;

@@ -23,6 +23,9 @@ int mk_disc_ping_peer(mk_network_t *n, const mk_peer_id_t *peer,
 /* Loop thread: a catalog sync with peer at its catalog addresses; done (may be NULL) runs on the loop. */
 int mk_disc_sync_peer(mk_network_t *n, const mk_peer_id_t *peer, void (*done)(void *ctx, int rc, const mk_error_t *e),
                       void *ctx);
+/* Loop thread: merges one SignedEntry received outside discovery (a groups handshake bond list, a
+ * PeerEntryUpdate) with the usual checks (spec 20 §1.4); bad or stale entries are ignored and counted. */
+void mk_disc_feed_signed(mk_network_t *n, const void *p, size_t len);
 /* True once the network began shutting down (loop thread). */
 bool mk_disc_stopping(const mk_disc_t *d);
 

@@ -10,6 +10,8 @@
 mk_cursor_t mk_apply_ctx_committed(const mk_apply_ctx_t *c) { return c ? c->committed : (mk_cursor_t){0, 0}; }
 mk_cursor_t mk_apply_ctx_position(const mk_apply_ctx_t *c) { return c ? c->position : (mk_cursor_t){0, 0}; }
 mk_term_t mk_apply_ctx_term(const mk_apply_ctx_t *c) { return c ? c->term : 0; }
+const mk_id_t *mk_apply_ctx_group_id(const mk_apply_ctx_t *c) { return c ? &c->group_id : NULL; }
+const mk_id_t *mk_apply_ctx_network_id(const mk_apply_ctx_t *c) { return c ? &c->network_id : NULL; }
 
 void mk_apply_ctx_fail(const mk_apply_ctx_t *c, const char *why) {
     if (!c) return;

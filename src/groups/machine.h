@@ -9,6 +9,7 @@ struct mk_apply_ctx {
     mk_cursor_t committed;     /* applied before this call */
     mk_cursor_t position;      /* the entry (or the batch's last) being applied */
     mk_term_t term;
+    mk_id_t group_id, network_id;
     bool failed;               /* set by mk_apply_ctx_fail */
     char why[128];
 };
