@@ -366,8 +366,10 @@ void mk_gstate_submit(mk_gstate_t *g, mk_gcall_t *c) {
     }
     c->req_id = ++g->next_req;
     if (g->cfg.consensus.exactly_once && !c->out.session) {
+        pthread_mutex_lock(&g->mu);
         c->out.session = g->session;
         c->out.seq = ++g->seq;
+        pthread_mutex_unlock(&g->mu);
     }
     if (g->backlog_tail) g->backlog_tail->next = c;
     else g->backlog = c;
