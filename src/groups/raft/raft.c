@@ -414,6 +414,13 @@ void mk_raft_tick(mk_raft_t *r, int64_t now) {
 
 bool mk_raft_ready(mk_raft_t *r, mk_raft_ready_t *out) {
     memset(out, 0, sizeof *out);
+    if (r->append_due) {
+        r->append_due = false;
+        if (r->role == MK_RAFT_LEADER) {
+            mk_raft_broadcast(r, false);
+            mk_raft_maybe_commit(r);
+        }
+    }
     mk_raft_hello_check(r);
     if (r->state_dirty) {
         r->hs.commit = r->commit;

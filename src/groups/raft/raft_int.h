@@ -83,6 +83,7 @@ struct mk_raft {
     mk_hard_state_t hs;
     mk_store_meta_t meta;
     bool state_dirty, log_dirty;  /* hard state / meta / log written since the last ready */
+    bool append_due;            /* leader: proposals appended since the last ready, not yet sent */
     bool fatal;                 /* an internal invariant broke: the core stops */
     char fatal_why[128];
     /* volatile */

@@ -442,8 +442,7 @@ static append_outcome_t leader_append(mk_raft_t *r, const mk_bytes_t *cmds, size
             s->range = *range;
         }
     }
-    mk_raft_broadcast(r, false);
-    mk_raft_maybe_commit(r);
+    r->append_due = true;  /* replicated at the next ready: a loop turn's proposals travel together */
     return APPENDED;
 }
 
