@@ -192,6 +192,7 @@ static int node_main(int idx, const char *dir, const int *ports) {
 static char dir[256];
 static int ports[N];
 static pid_t pids[N];
+static uint64_t *states[N], *sorted;
 
 static void touch(const char *name) { write_file(dir, name, "1", 1); }
 
@@ -261,6 +262,9 @@ static int cmp_u64(const void *a, const void *b) {
 
 static int teardown(void **state) {
     (void)state;
+    free(sorted);
+    sorted = NULL;
+    for (int i = 0; i < N; i++) free(states[i]), states[i] = NULL;
     for (int i = 0; i < N; i++)
         if (pids[i] > 0) {
             kill(pids[i], SIGKILL);
@@ -307,7 +311,6 @@ static void kill_leader_restart_no_ack_lost(void **state) {
         MKT_WAIT_UNTIL(file_exists(dir, name), 30);
     }
     touch("dump");
-    uint64_t *states[N];
     size_t nstates[N];
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof name, "state.%d", i);
@@ -327,7 +330,7 @@ static void kill_leader_restart_no_ack_lost(void **state) {
         assert_int_equal(nstates[i], nstates[0]);
         assert_memory_equal(states[i], states[0], nstates[0] * 8);
     }
-    uint64_t *sorted = malloc(nstates[0] * 8 + 8);
+    sorted = malloc(nstates[0] * 8 + 8);
     memcpy(sorted, states[0], nstates[0] * 8);
     qsort(sorted, nstates[0], 8, cmp_u64);
     for (size_t k = 1; k < nstates[0]; k++)
@@ -345,8 +348,6 @@ static void kill_leader_restart_no_ack_lost(void **state) {
     }
     print_message("%zu acknowledged writes, %zu applied, all present exactly once\n", total_acks, nstates[0]);
     assert_true(total_acks >= 150);
-    free(sorted);
-    for (int i = 0; i < N; i++) free(states[i]);
 }
 
 int main(int argc, char **argv) {
