@@ -200,7 +200,7 @@ static void group_demo(mk_network_t **nets, mk_listener_t **listeners) {
     listeners[leader] = NULL;
     mk_network_free(nets[leader]);
     nets[leader] = NULL;
-    printf("[%5.2fs] stop       n%d (the leader) shut down\n", now_s() - start, leader);
+    printf("[%5.2fs] stop       n%d (the leader) shut down; it handed leadership over first\n", now_s() - start, leader);
     int next = wait_leader(groups, nets, "fail-over");
     mk_peer_id_t nid = mk_network_peer_id(nets[next]);
     printf("[%5.2fs] leader     n%d %s took over\n", now_s() - start, next, mk_id_short(&nid, sh));

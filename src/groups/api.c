@@ -110,7 +110,7 @@ static void leave_cmd(mk_network_t *n, void *arg) {
     mk_groups_t *gs = mk_groups_of(n);
     if (--g->refs > 0) return;
     a->last = true;
-    if (!g->terminated) mk_bond_broadcast_departure(g);
+    mk_gstate_depart(g);
     mk_gstate_terminate(g, "the group was left");
     mk_gstate_shutdown(g);
     for (mk_gstate_t **p = &gs->groups; *p; p = &(*p)->next)

@@ -255,7 +255,10 @@ static void announce_topology(mk_bond_t *b, bool formed) {
     mk_buf_t out = MK_BUF_INIT;
     if (mk_bond_msg_encode(&m, &out, NULL) == MK_OK)
         for (mk_bond_t *o = g->bonds; o; o = o->next)
-            if (o != b && o->state == MK_BOND_LIVE) send_raw(o, out.ptr, out.len);
+            /* also to links whose HandshakeStart already left (its bond list is out of date): the
+             * acceptor reads this after the Start, when its side is live */
+            if (o != b && (o->state == MK_BOND_LIVE || (o->state == MK_BOND_HANDSHAKE && o->dialer)))
+                send_raw(o, out.ptr, out.len);
     mk_buf_free(&out);
     mk_peer_entry_unref(e);
 }
@@ -371,6 +374,7 @@ static bool go_live(mk_bond_t *b) {
 
 /* Feeds signed entries reported by a peer to discovery and records them as the peer's bonds. */
 static void take_reported(mk_bond_t *b, const mk_bytes_t *entries, size_t n) {
+    bool changed = false;
     for (size_t i = 0; i < n; i++) {
         const mk_peer_entry_t *e = mk_peer_entry_decode(&b->gs->net_id, entries[i].ptr, entries[i].len, NULL);
         if (!e) continue;
@@ -389,6 +393,11 @@ static void take_reported(mk_bond_t *b, const mk_bytes_t *entries, size_t n) {
             b->capreported = cap;
         }
         b->reported[b->nreported++] = id;
+        changed = true;
+    }
+    if (changed && b->g && b->state == MK_BOND_LIVE) {  /* republish the topology (spec 40 §2.5) */
+        b->g->bonds_seq++;
+        mk_gstate_publish(b->g);
     }
 }
 
@@ -396,6 +405,10 @@ static void drop_reported(mk_bond_t *b, const mk_peer_id_t *id) {
     for (size_t k = 0; k < b->nreported; k++)
         if (mk_id_eq(&b->reported[k], id)) {
             b->reported[k] = b->reported[--b->nreported];
+            if (b->g) {  /* republish the topology (spec 40 §2.5) */
+                b->g->bonds_seq++;
+                mk_gstate_publish(b->g);
+            }
             return;
         }
 }
@@ -717,10 +730,14 @@ static void heartbeat_fire(evutil_socket_t fd, short what, void *arg) {
 static const mk_link_ops_t bond_ops = {
     .on_open = on_open, .on_frame = on_frame, .on_close = on_close, .on_read_end = on_read_end};
 
-void mk_bond_broadcast_departure(mk_gstate_t *g) {
+void mk_bond_send_departure(mk_gstate_t *g, const mk_peer_id_t *only, const mk_peer_id_t *skip) {
     uint8_t dep = MK_BOND_DEPARTURE;
-    for (mk_bond_t *b = g->bonds; b; b = b->next)
-        if (b->state == MK_BOND_LIVE) send_raw(b, &dep, 1);
+    for (mk_bond_t *b = g->bonds; b; b = b->next) {
+        if (b->state != MK_BOND_LIVE) continue;
+        if (only && !mk_id_eq(&b->peer, only)) continue;
+        if (skip && mk_id_eq(&b->peer, skip)) continue;
+        send_raw(b, &dep, 1);
+    }
 }
 
 /* ---- candidates (spec 40 §2.1, §2.6) ---- */

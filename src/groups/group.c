@@ -348,6 +348,9 @@ void mk_gstate_on_raft(mk_gstate_t *g, mk_bond_t *b, const uint8_t *p, size_t n)
         char s[MK_ID_SHORT_LEN + 1];
         LOG(g, MK_LOG_INFO, "group %s: malformed Raft message from %s: %s", g->short_id, mk_id_short(&b->peer, s),
             e.msg);
+        const char *kv[] = {"code", "400", NULL};  /* counted like any malformed bond message (§2.3) */
+        mk_counter_add(mk_metrics_counter(mk_net_registry(g->n), "mosaik_groups_bonds_rejected", kv), 1);
+        mk_bond_count_close(g, MK_CLOSE_PROTOCOL_VIOLATION);
         mk_bond_close(b, MK_CLOSE_PROTOCOL_VIOLATION, "malformed Raft message");
         return;
     }
@@ -423,6 +426,18 @@ void mk_gstate_tick(mk_gstate_t *g) {
 }
 
 /* ---- terminate ---- */
+
+void mk_gstate_depart(mk_gstate_t *g) {
+    if (g->terminated || !g->raft) return;
+    mk_peer_id_t to;
+    bool handing = mk_raft_transfer(g->raft, mk_groups_now(), &to);
+    mk_bond_send_departure(g, NULL, handing ? &to : NULL);  /* the others drop their stickiness first */
+    if (!handing) return;
+    mk_gstate_process(g);                                    /* the catch-up entries and TimeoutNow */
+    mk_bond_send_departure(g, &to, NULL);
+    char s[MK_ID_SHORT_LEN + 1];
+    LOG(g, MK_LOG_INFO, "group %s: leaving; leadership handed to %s", g->short_id, mk_id_short(&to, s));
+}
 
 void mk_gstate_terminate(mk_gstate_t *g, const char *why) {
     if (g->terminated) return;

@@ -177,7 +177,8 @@ void mk_bond_dial(mk_gstate_t *g, const mk_peer_entry_t *e);
 void mk_bond_close(mk_bond_t *b, uint32_t code, const char *why);
 /* Sends one Raft / sync payload to peer's live bond (dropped if none). */
 void mk_bond_send_payload(mk_gstate_t *g, const mk_peer_id_t *peer, mk_bond_msg_kind_t kind, const mk_buf_t *p);
-void mk_bond_broadcast_departure(mk_gstate_t *g);
+/* Departure on live bonds: to `only` (NULL: all), except `skip` (NULL: none). */
+void mk_bond_send_departure(mk_gstate_t *g, const mk_peer_id_t *only, const mk_peer_id_t *skip);
 mk_bond_t *mk_bond_live(mk_gstate_t *g, const mk_peer_id_t *peer);
 bool mk_bond_dialing(mk_gstate_t *g, const mk_peer_id_t *peer);
 /* Catalog pass for g: dials candidates, re-validates bonded peers' tickets. */
@@ -192,6 +193,8 @@ void mk_gstate_bond_down(mk_gstate_t *g, mk_bond_t *b);
 void mk_gstate_on_raft(mk_gstate_t *g, mk_bond_t *b, const uint8_t *p, size_t n);
 void mk_gstate_emit(mk_gstate_t *g, mk_group_ev_kind_t kind, const mk_id_t *peer, mk_index_t index);
 void mk_gstate_terminate(mk_gstate_t *g, const char *why);
+/* A planned departure: a leader hands leadership over (TimeoutNow), Departure goes on every bond. */
+void mk_gstate_depart(mk_gstate_t *g);
 mk_gstate_t *mk_gstate_new(mk_groups_t *gs, const mk_group_config_t *cfg, const mk_id_t *id, mk_error_t *e);
 void mk_gstate_shutdown(mk_gstate_t *g);           /* frees the loop-side resources; idempotent */
 void mk_gstate_unhold(mk_gstate_t *g);             /* drops one hold; the last frees the memory */

@@ -21,6 +21,7 @@
 static const char *const MSG_NAMES[MK_RAFT_MSG_KINDS] = {
     "Hello", "AppendEntries", "AppendResponse", "PreVote", "PreVoteResponse", "RequestVote", "VoteResponse",
     "Forward", "ForwardAck", "ForwardNack", "ReadIndexRequest", "ReadIndexResponse", "NeedSnapshot",
+    "TimeoutNow",
 };
 static const char *const ENTRY_NAMES[4] = {"COMMAND", "NOOP", "CONFIG", "SNAPSHOT_MARKER"};
 
@@ -367,9 +368,10 @@ static int check_msg(const mk_raft_msg_t *m, mk_error_t *e) {
     case MK_RAFT_VOTE_RESP:
     case MK_RAFT_READ_INDEX_REQ:
     case MK_RAFT_READ_INDEX_RESP:
-    case MK_RAFT_NEED_SNAPSHOT: return MK_OK;
+    case MK_RAFT_NEED_SNAPSHOT:
+    case MK_RAFT_TIMEOUT_NOW: return MK_OK;
     }
-    return mk_err_set(e, MK_EINVAL, MSG_ERR_NAME, "kind: %u > 12", (unsigned)k);
+    return mk_err_set(e, MK_EINVAL, MSG_ERR_NAME, "kind: %u > 13", (unsigned)k);
 }
 
 static void enc_cursor(mk_enc_t *w, mk_cursor_t c) {
@@ -464,6 +466,7 @@ int mk_raft_msg_encode(const mk_raft_msg_t *m, mk_buf_t *out, mk_error_t *e) {
         mk_enc_u64(&w, m->need_snapshot.term);
         mk_enc_u64(&w, m->need_snapshot.leader_commit);
         break;
+    case MK_RAFT_TIMEOUT_NOW: mk_enc_u64(&w, m->timeout_now.term); break;
     }
     return enc_end(&w, out, start, e, MSG_ERR_NAME);
 }
@@ -625,6 +628,7 @@ int mk_raft_msg_decode(const void *p, size_t n, mk_raft_msg_t *out, mk_error_t *
         out->need_snapshot.term = r_u64(&r, "term");
         out->need_snapshot.leader_commit = r_u64(&r, "leader_commit");
         break;
+    case MK_RAFT_TIMEOUT_NOW: out->timeout_now.term = r_u64(&r, "term"); break;
     }
     if (!mem_ok) {
         const char *what = r.msg ? r.msg : "message";

@@ -58,8 +58,9 @@ typedef enum {
     MK_RAFT_READ_INDEX_REQ = 10,
     MK_RAFT_READ_INDEX_RESP = 11,
     MK_RAFT_NEED_SNAPSHOT = 12,
+    MK_RAFT_TIMEOUT_NOW = 13,   /* leadership transfer: campaign now (ours; 01-decisions) */
 } mk_raft_msg_kind_t;
-#define MK_RAFT_MSG_KINDS 13u
+#define MK_RAFT_MSG_KINDS 14u
 
 typedef enum {
     MK_RAFT_NACK_NOT_LEADER = 0,
@@ -118,6 +119,7 @@ typedef struct mk_raft_msg {
         struct { uint64_t req_id; } read_index_req;
         struct { uint64_t req_id; bool ok; mk_index_t read_index; } read_index_resp;
         struct { mk_term_t term; mk_index_t leader_commit; } need_snapshot;
+        struct { mk_term_t term; } timeout_now;
     };
 } mk_raft_msg_t;
 

@@ -56,7 +56,7 @@ static void groups_stop(mk_network_t *n, void *state) {
     if (gs->watch) mk_catalog_watch_set_callback(gs->watch, NULL, NULL);
     while (gs->handshakes) mk_bond_close(gs->handshakes, MK_CLOSE_GRACEFUL_SHUTDOWN, "shutting down");
     for (mk_gstate_t *g = gs->groups; g; g = g->next) {
-        if (!g->terminated) mk_bond_broadcast_departure(g);
+        mk_gstate_depart(g);
         mk_gstate_terminate(g, "the network is shutting down");
     }
 }

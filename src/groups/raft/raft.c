@@ -216,7 +216,9 @@ static void on_pre_vote(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m) {
 static void on_vote(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m) {
     /* stickiness: a follower of a live leader, or a leader that passed CheckQuorum, drops it unread */
     int64_t et = (int64_t)r->cfg.cc.election_timeout_ms;
-    if ((r->role == MK_RAFT_FOLLOWER && r->has_leader && r->ever_accepted && r->now - r->last_accept_at < et) ||
+    mk_rpeer_t *lp = r->has_leader ? mk_raft_peer(r, &r->leader) : NULL;
+    bool leader_bonded = lp && lp->bonded;  /* a departed leader holds no one (leadership transfer) */
+    if ((r->role == MK_RAFT_FOLLOWER && leader_bonded && r->ever_accepted && r->now - r->last_accept_at < et) ||
         (r->role == MK_RAFT_LEADER && r->now - r->quorum_ok_at < et))
         return;
     if (m->vote.term > r->hs.term) mk_raft_become_follower(r, m->vote.term, NULL);
@@ -371,6 +373,11 @@ void mk_raft_step(mk_raft_t *r, int64_t now, const mk_peer_id_t *from, const mk_
     case MK_RAFT_FORWARD_NACK: mk_raft_on_forward_nack(r, p, m); return;
     case MK_RAFT_READ_INDEX_REQ: mk_raft_on_read_req(r, p, m); return;
     case MK_RAFT_READ_INDEX_RESP: mk_raft_on_read_resp(r, m); return;
+    case MK_RAFT_TIMEOUT_NOW:  /* our leader hands over: campaign now, without PreVote */
+        if (m->timeout_now.term == r->hs.term && r->role == MK_RAFT_FOLLOWER && r->has_leader &&
+            mk_id_eq(&r->leader, from) && can_campaign(r))
+            mk_raft_campaign(r, false);
+        return;
     default: break;
     }
     /* messages with a term: a higher one makes us a follower, a lower one is stale */
@@ -394,6 +401,30 @@ void mk_raft_step(mk_raft_t *r, int64_t now, const mk_peer_id_t *from, const mk_
     case MK_RAFT_VOTE_RESP: on_vote_resp(r, p, m, false); return;
     default: return;  /* NeedSnapshot: snapshot sync comes with the groups runtime */
     }
+}
+
+bool mk_raft_transfer(mk_raft_t *r, int64_t now, mk_peer_id_t *to) {
+    r->now = now;
+    if (r->fatal || r->role != MK_RAFT_LEADER) return false;
+    if (r->append_due) {
+        r->append_due = false;
+        mk_raft_broadcast(r, false);
+        mk_raft_maybe_commit(r);
+    }
+    mk_rpeer_t *best = NULL;
+    for (size_t i = 0; i < r->npeers; i++) {
+        mk_rpeer_t *p = &r->peers[i];
+        if (!mk_raft_counts(r, p) || (p->hello && p->pref.kind == MK_LEAD_OBSERVER)) continue;
+        bool normal = !p->hello || p->pref.kind == MK_LEAD_NORMAL;
+        bool best_normal = best && (!best->hello || best->pref.kind == MK_LEAD_NORMAL);
+        if (!best || p->match > best->match || (p->match == best->match && normal && !best_normal)) best = p;
+    }
+    if (!best) return false;
+    mk_raft_replicate_to(r, best, false);
+    mk_raft_msg_t m = {.kind = MK_RAFT_TIMEOUT_NOW, .timeout_now = {.term = r->hs.term}};
+    mk_raft_send(r, &best->id, &m);
+    if (to) *to = best->id;
+    return true;
 }
 
 void mk_raft_tick(mk_raft_t *r, int64_t now) {

@@ -79,6 +79,11 @@ void mk_raft_tick(mk_raft_t *r, int64_t now);
  * MK_EAGAIN (max_pending_commands reached). */
 int mk_raft_propose(mk_raft_t *r, int64_t now, uint64_t req_id, const mk_bytes_t *cmds, size_t n, uint64_t session,
                     uint64_t seq);
+/* Leadership transfer before a planned departure (01-decisions): a leader sends its entries and
+ * TimeoutNow to the most caught-up bonded voter, which campaigns at once. The driver then sends
+ * Departure to the others first and to *to last (a voter whose bond to the leader is down drops its
+ * stickiness). False when not leader or no voter is bonded. */
+bool mk_raft_transfer(mk_raft_t *r, int64_t now, mk_peer_id_t *to);
 /* Asks for a linearizable read index; the answer comes as a read state with req_id. */
 void mk_raft_read_index(mk_raft_t *r, int64_t now, uint64_t req_id);
 

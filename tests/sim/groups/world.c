@@ -417,6 +417,16 @@ static bool amnesia_allowed(gworld_t *w, int i) {
     return true;
 }
 
+/* The second half of a planned departure: the process stops after its TimeoutNow had time to travel. */
+static void leave_event(sim_t *s, void *a, uint64_t b) {
+    gworld_t *w = a;
+    int i = (int)(b >> 32);
+    gnode_t *n = &w->nodes[i];
+    if (!n->alive || n->life != (b & 0xffffffffu)) return;
+    gw_crash(w, i, false);
+    sim_at(s, s->now_us + sim_range(s, 200, 5000) * MS, restart_event, w, (uint64_t)i);
+}
+
 static void fault_event(sim_t *s, void *a, uint64_t b) {
     (void)b;
     gworld_t *w = a;
@@ -441,6 +451,18 @@ static void fault_event(sim_t *s, void *a, uint64_t b) {
                         (w->last_amnesia_us >= 0 && s->now_us - w->last_amnesia_us < 15 * SEC)))
             break;
         if (amnesia) w->last_amnesia_us = s->now_us;
+        if (!amnesia && w->nodes[i].raft->role == MK_RAFT_LEADER && sim_below(s, 2) == 0) {
+            /* a planned departure: leadership handed over (TimeoutNow), the process stops shortly after */
+            mk_peer_id_t to;
+            if (mk_raft_transfer(w->nodes[i].raft, gw_node_now(w, &w->nodes[i]), &to)) {
+                trace(w, i, 15, 0, "leaving: leadership handed over");
+                w->stats_transfers++;
+                gw_process(w, &w->nodes[i]);
+                sim_at(s, s->now_us + sim_range(s, 20, 60) * MS, leave_event, w,
+                       ((uint64_t)i << 32) | (w->nodes[i].life & 0xffffffffu));
+                break;
+            }
+        }
         gw_crash(w, i, amnesia);
         sim_at(s, s->now_us + sim_range(s, 200, 5000) * MS, restart_event, w, (uint64_t)i);
         break;

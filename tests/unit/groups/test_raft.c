@@ -1743,6 +1743,39 @@ static void an_isolated_leader_steps_down_and_the_majority_elects_anew(void **st
     }
 }
 
+/* Leadership transfer (01-decisions): the leaving leader sends TimeoutNow to the most caught-up voter,
+ * which campaigns at once without PreVote; the other voter, whose bond to the old leader is down, grants
+ * despite stickiness; a TimeoutNow from anyone but the leader, or of another term, is ignored. */
+static void a_departing_leader_hands_over_without_an_election_timeout(void **state) {
+    (void)state;
+    int l = three_node_cluster();
+    int f1 = (l + 1) % 3, f2 = (l + 2) % 3;
+    /* a TimeoutNow from a follower, or one of an old term, changes nothing */
+    mk_raft_msg_t tn = {.kind = MK_RAFT_TIMEOUT_NOW, .timeout_now = {.term = status(l).term}};
+    mk_raft_step(nodes[f1].r, 310, &nodes[f2].id, &tn);
+    tn.timeout_now.term = status(l).term - 1;
+    mk_raft_step(nodes[f1].r, 310, &nodes[l].id, &tn);
+    assert_int_equal(status(f1).role, MK_RAFT_FOLLOWER);
+    mk_term_t term = status(l).term;
+    mk_peer_id_t to;
+    assert_true(mk_raft_transfer(nodes[l].r, 320, &to));
+    assert_false(mk_raft_transfer(nodes[f1].r, 320, &to));  /* only a leader hands over */
+    int t = mk_id_eq(&to, &nodes[f1].id) ? f1 : f2, other = t == f1 ? f2 : f1;
+    assert_true(mk_id_eq(&to, &nodes[t].id));
+    /* the departure reaches the other follower first: its bond to the old leader goes down */
+    mk_raft_peer_down(nodes[other].r, 320, &nodes[l].id);
+    pump(320);  /* TimeoutNow → RequestVote → votes, well inside one election timeout */
+    nodes[l].isolated = true;
+    mk_raft_peer_down(nodes[t].r, 321, &nodes[l].id);
+    for (int64_t now = 330; now <= 400; now += 10) tick_all(now);
+    mk_raft_status_t st = status(t);
+    assert_int_equal(st.role, MK_RAFT_LEADER);
+    assert_int_equal(st.term, term + 1);
+    mk_raft_status_t so = status(other);
+    assert_true(so.has_leader);
+    assert_true(mk_id_eq(&so.leader, &nodes[t].id));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -1783,6 +1816,7 @@ int main(void) {
         T(a_restarted_core_resumes_term_vote_commit_and_config_from_its_store),
         T(a_follower_forwards_a_proposal_and_reads_through_the_leader),
         T(an_isolated_leader_steps_down_and_the_majority_elects_anew),
+        T(a_departing_leader_hands_over_without_an_election_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -151,6 +151,7 @@ static bool msg_eq(const mk_raft_msg_t *a, const mk_raft_msg_t *b) {
     case MK_RAFT_NEED_SNAPSHOT:
         return a->need_snapshot.term == b->need_snapshot.term &&
                a->need_snapshot.leader_commit == b->need_snapshot.leader_commit;
+    case MK_RAFT_TIMEOUT_NOW: return a->timeout_now.term == b->timeout_now.term;
     }
     return false;
 }
@@ -247,6 +248,8 @@ static void golden_message_vectors(void **state) {
     /* NeedSnapshot{term max u64, leader_commit 0} */
     golden(&(mk_raft_msg_t){.kind = MK_RAFT_NEED_SNAPSHOT, .need_snapshot = {UINT64_MAX, 0}},
            "00 0c ff ff ff ff ff ff ff ff ff 01 00");
+    /* TimeoutNow{term 7} */
+    golden(&(mk_raft_msg_t){.kind = MK_RAFT_TIMEOUT_NOW, .timeout_now = {7}}, "00 0d 07");
 }
 
 static void golden_body(const mk_raft_body_t *b, const char *want_hex) {
@@ -442,7 +445,8 @@ static void encoders_append_to_the_buffer(void **state) {
     mk_buf_free(&b);
     assert_string_equal(mk_raft_msg_kind_name(MK_RAFT_APPEND), "AppendEntries");
     assert_string_equal(mk_raft_msg_kind_name(MK_RAFT_NEED_SNAPSHOT), "NeedSnapshot");
-    assert_string_equal(mk_raft_msg_kind_name((mk_raft_msg_kind_t)13), "?");
+    assert_string_equal(mk_raft_msg_kind_name(MK_RAFT_TIMEOUT_NOW), "TimeoutNow");
+    assert_string_equal(mk_raft_msg_kind_name((mk_raft_msg_kind_t)14), "?");
 }
 
 /* ---- refusals ------------------------------------------------------------------------------------------ */
@@ -453,7 +457,9 @@ static void malformed_messages_are_refused_naming_the_field(void **state) {
     refused_hex("", "origin", "truncated");
     refused_hex("02", "origin", "bad option byte");
     refused_hex("01 00", "origin", "truncated");
-    refused_hex("00 0d", "tag", "out of range");
+    refused_hex("00 0e", "tag", "out of range");
+    refused_hex("00 0d", "TimeoutNow", "term");
+    refused_hex("00 0d 07 00", "TimeoutNow", "trailing");
     refused_hex("00 ff 01", "tag", "out of range");
     refused_hex("00 85 80 00", "tag", "");                 /* non-canonical varint */
     refused_hex("00", "tag", "truncated");
@@ -641,7 +647,7 @@ static void encode_refused(const mk_raft_msg_t *m, const char *field) {
 
 static void encoders_refuse_what_decoders_refuse(void **state) {
     (void)state;
-    encode_refused(&(mk_raft_msg_t){.kind = (mk_raft_msg_kind_t)13}, "kind");
+    encode_refused(&(mk_raft_msg_t){.kind = (mk_raft_msg_kind_t)14}, "kind");
     encode_refused(&(mk_raft_msg_t){.kind = MK_RAFT_HELLO, .hello = {.preference = {(mk_lead_kind_t)3, 1}}},
                    "Hello.preference.kind");
     encode_refused(&(mk_raft_msg_t){.kind = MK_RAFT_HELLO, .hello = {.preference = {MK_LEAD_RELUCTANT, 0}}},
