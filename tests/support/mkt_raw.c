@@ -248,6 +248,12 @@ int mkt_raw_fd(const mkt_raw_link_t *r) { return r->fd; }
 const char *mkt_raw_alpn(const mkt_raw_link_t *r) { return r->alpn; }
 const char *mkt_raw_why(const mkt_raw_link_t *r) { return r->why; }
 
+int mkt_raw_export(const mkt_raw_link_t *r, const char *label, const void *ctx, size_t ctx_len, uint8_t *out,
+                   size_t n) {
+    if (!r->ssl || !label || !out) return MK_EINVAL;
+    return SSL_export_keying_material(r->ssl, out, n, label, strlen(label), ctx, ctx_len, 1) == 1 ? MK_OK : MK_EIO;
+}
+
 /* ---- writing ---- */
 
 int mkt_raw_send(mkt_raw_link_t *r, const void *p, size_t n) {

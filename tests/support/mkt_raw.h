@@ -58,6 +58,10 @@ int mkt_raw_fd(const mkt_raw_link_t *r);
 const char *mkt_raw_alpn(const mkt_raw_link_t *r);
 /* How the link ended as seen by the last read or write ("" while it works): "EOF", "TLS: …", strerror. */
 const char *mkt_raw_why(const mkt_raw_link_t *r);
+/* TLS exporter (RFC 8446 §7.5) of the link: n bytes for label and context (ctx_len may be 0 with a
+ * non-NULL ctx), as the node computes it with mk_link_export. MK_OK, MK_EINVAL (plain TCP), MK_EIO. */
+int mkt_raw_export(const mkt_raw_link_t *r, const char *label, const void *ctx, size_t ctx_len, uint8_t *out,
+                   size_t n);
 
 /* Writes all n bytes (TLS-protected unless plain TCP) within the link's timeout. MK_OK; MK_ECLOSED when
  * the peer is gone (EPIPE, reset, TLS error); MK_ETIMEDOUT when the peer stops reading. */
