@@ -19,7 +19,7 @@ cd "$(dirname "$0")"
 TIER_BUILD="build-essential cmake pkg-config libssl-dev libevent-dev libzstd-dev libjansson-dev liblmdb-dev"
 TIER_TEST="$TIER_BUILD libcmocka-dev valgrind iproute2 nftables"
 TIER_FUZZ="$TIER_BUILD clang-14 libclang-rt-14-dev llvm-14"
-TIER_BENCH="$TIER_BUILD libzmq3-dev nats-server libnats-dev"
+TIER_BENCH="$TIER_BUILD libzmq3-dev nats-server libnats-dev etcd-server"
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 need_packages() {  # prints the packages of the list that are not installed
