@@ -41,9 +41,8 @@ void mk_disc_feed_signed(mk_network_t *n, const void *p, size_t len) {
     mk_disc_t *d = mk_net_subsystem(n, MK_SUBSYS_DISCOVERY);
     if (!d || d->stopping || !p || !len) return;
     mk_store_result_t res = {0};
-    mk_disc_merge(d, p, len, NULL, false, &res);
+    mk_disc_merge(d, p, len, NULL, false, &res);  /* schedules the snapshot: never re-enters the caller */
     mk_peer_entry_unref(res.entry);
-    mk_disc_publish_pending(d);
 }
 
 void mk_disc_stat_add(mk_disc_t *d, uint64_t *field, uint64_t v) {

@@ -490,7 +490,10 @@ static void dialer_end(mk_bond_t *b, const uint8_t *p, size_t n) {
         return;
     }
     b->incarnation = h->incarnation;
-    if (go_live(b)) take_reported(b, h->bonds, h->nbonds);
+    if (go_live(b)) {
+        take_reported(b, h->bonds, h->nbonds);
+        revalidate(b);  /* arms the ticket-expiry timer on this side too */
+    }
     free(h);
 }
 
@@ -665,9 +668,8 @@ static void on_bond_msg(mk_bond_t *b, const uint8_t *p, size_t n) {
     }
     case MK_BOND_PONG: break;
     case MK_BOND_DEPARTURE: mk_bond_close(b, MK_CLOSE_GRACEFUL_SHUTDOWN, "peer departed"); break;
-    case MK_BOND_PEER_ENTRY_UPDATE:
+    case MK_BOND_PEER_ENTRY_UPDATE:  /* the catalog pass that follows the snapshot re-validates the bond */
         mk_disc_feed_signed(b->gs->n, m.entry.ptr, m.entry.len);
-        revalidate(b);
         break;
     case MK_BOND_BOND_FORMED: take_reported(b, &m.entry, 1); break;
     case MK_BOND_BOND_CLOSED: drop_reported(b, &m.peer); break;
@@ -738,6 +740,17 @@ void mk_bond_send_departure(mk_gstate_t *g, const mk_peer_id_t *only, const mk_p
         if (skip && mk_id_eq(&b->peer, skip)) continue;
         send_raw(b, &dep, 1);
     }
+}
+
+/* Our own signed entry changed (a renewed ticket, new addresses): PeerEntryUpdate on every live bond,
+ * so bonded peers re-validate at once instead of waiting for gossip. */
+void mk_bond_send_entry_update(mk_gstate_t *g, const mk_peer_entry_t *local) {
+    mk_bond_msg_t m = {.kind = MK_BOND_PEER_ENTRY_UPDATE, .entry = {local->wire, local->wire_len}};
+    mk_buf_t out = MK_BUF_INIT;
+    if (mk_bond_msg_encode(&m, &out, NULL) == MK_OK)
+        for (mk_bond_t *b = g->bonds; b; b = b->next)
+            if (b->state == MK_BOND_LIVE) send_raw(b, out.ptr, out.len);
+    mk_buf_free(&out);
 }
 
 /* ---- candidates (spec 40 §2.1, §2.6) ---- */

@@ -297,12 +297,16 @@ void mk_gstate_process(mk_gstate_t *g) {
     drain_backlog(g);
     mk_raft_ready_t rd;
     while (!g->terminated && mk_raft_ready(g->raft, &rd)) {
+        bool early = rd.may_send_before_sync;  /* a leader's fsync overlaps its followers' */
+        for (size_t i = 0; early && i < rd.nmsgs; i++)
+            mk_bond_send_payload(g, &rd.msgs[i].to, MK_BOND_RAFT, &rd.msgs[i].bytes);
         if (rd.must_sync && g->store->vt->sync(g->store->self) != MK_OK) {
             mk_raft_advance(g->raft, &rd, g->applied);
             mk_gstate_terminate(g, "the log store failed to sync");
             return;
         }
-        for (size_t i = 0; i < rd.nmsgs; i++) mk_bond_send_payload(g, &rd.msgs[i].to, MK_BOND_RAFT, &rd.msgs[i].bytes);
+        for (size_t i = 0; !early && i < rd.nmsgs; i++)
+            mk_bond_send_payload(g, &rd.msgs[i].to, MK_BOND_RAFT, &rd.msgs[i].bytes);
         if (rd.apply_to >= rd.apply_from) apply_range(g, rd.apply_from, rd.apply_to);
         for (size_t i = 0; i < rd.nresults; i++) on_result(g, &rd.results[i]);
         for (size_t i = 0; i < rd.nreads; i++) on_read(g, &rd.reads[i]);

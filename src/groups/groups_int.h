@@ -161,6 +161,7 @@ struct mk_groups {
     mk_bond_t *handshakes;         /* accepted links waiting for HandshakeStart */
     size_t nhandshakes;
     mk_catalog_watch_t *watch;
+    mk_entry_version_t local_version;  /* of the local entry last sent as PeerEntryUpdate */
     bool stopping;
     mk_gauge_t *m_active;
 };
@@ -184,6 +185,7 @@ bool mk_bond_dialing(mk_gstate_t *g, const mk_peer_id_t *peer);
 /* Catalog pass for g: dials candidates, re-validates bonded peers' tickets. */
 void mk_bond_catalog_pass(mk_gstate_t *g, const mk_catalog_t *cat);
 void mk_bond_count_close(mk_gstate_t *g, uint32_t code);
+void mk_bond_send_entry_update(mk_gstate_t *g, const mk_peer_entry_t *local);
 
 /* group.c */
 void mk_gstate_process(mk_gstate_t *g);            /* drains the Raft core's ready batches */

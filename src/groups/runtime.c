@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/time.h"
+#include "discovery/entry.h"
 
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -38,8 +39,18 @@ static void on_catalog(void *ctx) {
     if (gs->stopping || !gs->groups) return;
     mk_catalog_t *cat = mk_discovery_catalog(gs->n);
     if (!cat) return;
-    for (mk_gstate_t *g = gs->groups; g; g = g->next)
-        if (!g->terminated) mk_bond_catalog_pass(g, cat);
+    const mk_peer_entry_t *local = mk_catalog_local(cat);
+    bool local_changed = false;
+    if (local && mk_peer_entry_is_signed(local)) {
+        mk_entry_version_t v = mk_peer_entry_version(local);
+        local_changed = v.start_ms != gs->local_version.start_ms || v.update_ms != gs->local_version.update_ms;
+        gs->local_version = v;
+    }
+    for (mk_gstate_t *g = gs->groups; g; g = g->next) {
+        if (g->terminated) continue;
+        if (local_changed) mk_bond_send_entry_update(g, local);
+        mk_bond_catalog_pass(g, cat);
+    }
     mk_catalog_free(cat);
 }
 

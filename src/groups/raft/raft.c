@@ -459,6 +459,7 @@ bool mk_raft_ready(mk_raft_t *r, mk_raft_ready_t *out) {
             mk_raft_fatal(r, "the log store refused the hard state");
     }
     out->must_sync = r->state_dirty || r->log_dirty;
+    out->may_send_before_sync = r->role == MK_RAFT_LEADER && !r->state_dirty;
     r->pending_synced = mk_raft_last(r).index;
     out->msgs = r->out.v;
     out->nmsgs = r->out.n;

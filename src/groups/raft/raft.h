@@ -3,7 +3,7 @@
  * from a PRNG seeded at creation. The driver (the groups runtime, or tests/sim) feeds bond events,
  * decoded messages, ticks, proposals and read requests, then drains mk_raft_ready:
  *   1. if must_sync, it calls store.sync (the core has already written the log and hard state through
- *      the store vtable; nothing leaves before it is durable);
+ *      the store vtable; nothing leaves before it is durable, unless may_send_before_sync);
  *   2. it sends the encoded messages;
  *   3. it applies the committed entries [apply_from, apply_to] read from the store;
  *   4. it delivers read states and proposal results;
@@ -53,6 +53,9 @@ typedef struct mk_raft_result {
 
 typedef struct mk_raft_ready {
     bool must_sync;
+    /* A leader whose batch changes no hard state may send before its sync completes (its own match
+     * counts only synced entries): the driver can overlap its fsync with the followers'. */
+    bool may_send_before_sync;
     mk_raft_send_t *msgs;
     size_t nmsgs;
     mk_index_t apply_from, apply_to;  /* apply_from > apply_to: nothing */

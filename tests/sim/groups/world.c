@@ -121,8 +121,12 @@ static void apply_batch(gworld_t *w, gnode_t *n, mk_index_t from, mk_index_t to)
 }
 
 /* The batch's sync is done: send, apply, answer, advance. */
-static void finish_ready(gworld_t *w, gnode_t *n, mk_raft_ready_t *rd) {
+static void send_all(gworld_t *w, gnode_t *n, mk_raft_ready_t *rd) {
     for (size_t i = 0; i < rd->nmsgs; i++) send_bytes(w, n->idx, node_of(w, &rd->msgs[i].to), &rd->msgs[i].bytes);
+}
+
+static void finish_ready(gworld_t *w, gnode_t *n, mk_raft_ready_t *rd, bool sent) {
+    if (!sent) send_all(w, n, rd);
     if (rd->apply_to >= rd->apply_from) apply_batch(w, n, rd->apply_from, rd->apply_to);
     mk_index_t applied = rd->apply_to >= rd->apply_from ? rd->apply_to : n->applied;
     for (size_t i = 0; i < rd->nresults; i++) gc_on_result(w, n, &rd->results[i]);
@@ -140,7 +144,7 @@ static void slow_sync_done(sim_t *s, void *a, uint64_t b) {
     mk_log_store_t *st = simstore_pub(n->store);
     st->vt->sync(st->self);
     n->syncing = false;
-    finish_ready(w, n, &n->pending);
+    finish_ready(w, n, &n->pending, n->pending.may_send_before_sync);
     gw_process(w, n);
 }
 
@@ -152,17 +156,19 @@ void gw_process(gworld_t *w, gnode_t *n) {
             return;
         }
         if (rd.must_sync && sim_below(w->s, 8) == 0) {  /* a slow disk: a crash may come before the sync */
+            if (rd.may_send_before_sync) send_all(w, n, &rd);  /* a leader's entries leave before its sync */
             n->syncing = true;
             n->pending = rd;
             sim_at(w->s, w->s->now_us + sim_range(w->s, 1, 5) * MS, slow_sync_done, w,
                    ((uint64_t)n->idx << 32) | (n->life & 0xffffffffu));
             return;
         }
+        if (rd.may_send_before_sync) send_all(w, n, &rd);
         if (rd.must_sync) {
             mk_log_store_t *st = simstore_pub(n->store);
             st->vt->sync(st->self);
         }
-        finish_ready(w, n, &rd);
+        finish_ready(w, n, &rd, rd.may_send_before_sync);
     }
 }
 
