@@ -53,6 +53,8 @@
     X(GROUPS_BONDS_REJECTED, "mosaik_groups_bonds_rejected", COUNTER, "bond links closed by close code",   \
       ("code"))                                                                                          \
     X(GROUPS_COMMANDS, "mosaik_groups_commands", COUNTER, "commands applied", ("group"))                \
+    X(GROUPS_SYNC_SESSIONS, "mosaik_groups_sync_sessions", COUNTER, "log-replay catch-up sessions started", \
+      ("group"))                                                                                         \
     X(GROUPS_BONDS_BYTES_SENT, "mosaik_groups_bonds_bytes_sent", COUNTER, "bond bytes sent", ("group"))  \
     X(GROUPS_BONDS_BYTES_RECEIVED, "mosaik_groups_bonds_bytes_received", COUNTER, "bond bytes received", \
       ("group"))                                                                                         \

@@ -674,7 +674,7 @@ static void on_bond_msg(mk_bond_t *b, const uint8_t *p, size_t n) {
     case MK_BOND_BOND_FORMED: take_reported(b, &m.entry, 1); break;
     case MK_BOND_BOND_CLOSED: drop_reported(b, &m.peer); break;
     case MK_BOND_RAFT: mk_gstate_on_raft(g, b, m.payload.ptr, m.payload.len); break;
-    case MK_BOND_STATE_SYNC: break;  /* log replay over sync sessions: not wired yet (AppendEntries catch up) */
+    case MK_BOND_STATE_SYNC: mk_gstate_on_sync(g, b, m.payload.ptr, m.payload.len); break;
     }
 }
 

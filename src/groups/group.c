@@ -307,6 +307,12 @@ void mk_gstate_process(mk_gstate_t *g) {
         }
         for (size_t i = 0; !early && i < rd.nmsgs; i++)
             mk_bond_send_payload(g, &rd.msgs[i].to, MK_BOND_RAFT, &rd.msgs[i].bytes);
+        for (size_t i = 0; i < rd.nsync_msgs; i++)
+            mk_bond_send_payload(g, &rd.sync_msgs[i].to, MK_BOND_STATE_SYNC, &rd.sync_msgs[i].bytes);
+        if (rd.sync_stuck) {
+            LOG(g, MK_LOG_WARN, "group %s: catching up, but no bonded peer holds the entries needed", g->short_id);
+            mk_gstate_emit(g, MK_GROUP_EV_SYNC_STUCK, NULL, 0);
+        }
         if (rd.apply_to >= rd.apply_from) apply_range(g, rd.apply_from, rd.apply_to);
         for (size_t i = 0; i < rd.nresults; i++) on_result(g, &rd.results[i]);
         for (size_t i = 0; i < rd.nreads; i++) on_read(g, &rd.reads[i]);
@@ -361,6 +367,24 @@ void mk_gstate_on_raft(mk_gstate_t *g, mk_bond_t *b, const uint8_t *p, size_t n)
     mk_raft_step(g->raft, mk_groups_now(), &b->peer, &m);
     mk_raft_msg_free(&m);
     /* the ready batch is drained at the end of the socket read (on_read_end) */
+}
+
+void mk_gstate_on_sync(mk_gstate_t *g, mk_bond_t *b, const uint8_t *p, size_t n) {
+    if (g->terminated || !g->raft) return;
+    mk_gsync_msg_t m;
+    mk_error_t e;
+    if (mk_gsync_msg_decode(p, n, &m, &e) != MK_OK) {
+        char s[MK_ID_SHORT_LEN + 1];
+        LOG(g, MK_LOG_INFO, "group %s: malformed sync message from %s: %s", g->short_id, mk_id_short(&b->peer, s),
+            e.msg);
+        const char *kv[] = {"code", "400", NULL};
+        mk_counter_add(mk_metrics_counter(mk_net_registry(g->n), "mosaik_groups_bonds_rejected", kv), 1);
+        mk_bond_count_close(g, MK_CLOSE_PROTOCOL_VIOLATION);
+        mk_bond_close(b, MK_CLOSE_PROTOCOL_VIOLATION, "malformed sync message");
+        return;
+    }
+    mk_raft_sync_step(g->raft, mk_groups_now(), &b->peer, &m);
+    mk_gsync_msg_free(&m);
 }
 
 /* ---- calls entering the loop ---- */

@@ -10,6 +10,7 @@
 #include "groups/bond_wire.h"
 #include "groups/machine.h"
 #include "groups/raft/raft.h"
+#include "groups/sync/replay.h"
 #include "mosaik/discovery.h"
 #include "mosaik/groups.h"
 #include "net/net.h"
@@ -139,7 +140,8 @@ struct mk_gstate {
     uint64_t closes[8];            /* 30_400, 30_403, 30_404, 30_405, 30_408, 30_429, 400, other */
     /* metrics */
     mk_gauge_t *m_committed, *m_voters, *m_bonds;
-    mk_counter_t *m_commands, *m_elections, *m_leader_changes, *m_tx_bytes, *m_rx_bytes, *m_tx_msgs, *m_rx_msgs;
+    mk_counter_t *m_commands, *m_sync_sessions, *m_elections, *m_leader_changes, *m_tx_bytes, *m_rx_bytes, *m_tx_msgs, *m_rx_msgs;
+    uint64_t last_sync_sessions;
     mk_raft_role_t last_role;
     bool last_has_leader;
     mk_peer_id_t last_leader;
@@ -193,6 +195,7 @@ void mk_gstate_publish(mk_gstate_t *g);            /* publishes status, bonds, t
 void mk_gstate_bond_up(mk_gstate_t *g, mk_bond_t *b);
 void mk_gstate_bond_down(mk_gstate_t *g, mk_bond_t *b);
 void mk_gstate_on_raft(mk_gstate_t *g, mk_bond_t *b, const uint8_t *p, size_t n);
+void mk_gstate_on_sync(mk_gstate_t *g, mk_bond_t *b, const uint8_t *p, size_t n);
 void mk_gstate_emit(mk_gstate_t *g, mk_group_ev_kind_t kind, const mk_id_t *peer, mk_index_t index);
 void mk_gstate_terminate(mk_gstate_t *g, const char *why);
 /* A planned departure: a leader hands leadership over (TimeoutNow), Departure goes on every bond. */

@@ -73,7 +73,9 @@ mk_gstate_t *mk_gstate_new(mk_groups_t *gs, const mk_group_config_t *cfg, const 
     }
     if (!g->store) g->store = mk_log_store_memory();
     if (!g->store) goto oom;
+    uint32_t frame = mk_net_config(gs->n)->max_frame_size;
     mk_raft_config_t rc_cfg = {.self = gs->self, .cc = cfg->consensus, .preference = g->pref, .store = g->store,
+                               .sync = cfg->sync, .max_message_bytes = frame > 4096 ? frame - 1024 : frame,
                                .seed = mk_groups_rand()};
     g->raft = mk_raft_new(&rc_cfg, mk_groups_now(), e);
     if (!g->raft) goto fail;
@@ -91,6 +93,7 @@ mk_gstate_t *mk_gstate_new(mk_groups_t *gs, const mk_group_config_t *cfg, const 
     g->m_voters = mk_metrics_gauge(r, "mosaik_groups_raft_committee_voters", kv);
     g->m_bonds = mk_metrics_gauge(r, "mosaik_groups_bonds_active", kv);
     g->m_commands = mk_metrics_counter(r, "mosaik_groups_commands", kv);
+    g->m_sync_sessions = mk_metrics_counter(r, "mosaik_groups_sync_sessions", kv);
     g->m_elections = mk_metrics_counter(r, "mosaik_groups_raft_elections", kv);
     g->m_leader_changes = mk_metrics_counter(r, "mosaik_groups_raft_leader_changes", kv);
     g->m_tx_bytes = mk_metrics_counter(r, "mosaik_groups_bonds_bytes_sent", kv);
@@ -232,6 +235,10 @@ void mk_gstate_publish(mk_gstate_t *g) {
     mk_readyfd_set(&g->ready, true);
 
     mk_gauge_set(g->m_committed, (int64_t)s.committed);
+    if (st.sync_sessions > g->last_sync_sessions) {
+        mk_counter_add(g->m_sync_sessions, st.sync_sessions - g->last_sync_sessions);
+        g->last_sync_sessions = st.sync_sessions;
+    }
     mk_gauge_set(g->m_voters, (int64_t)s.n_voters);
     if (st.role != g->last_role) {
         if (st.role == MK_RAFT_CANDIDATE) mk_counter_add(g->m_elections, 1);

@@ -19,7 +19,7 @@ typedef enum { SC_RANDOM, SC_MINORITY_LEADER, SC_MINORITY_LEADER3, SC_SPLIT_BOOT
 typedef struct result {
     bool violated;
     char digest[17];
-    uint64_t events, ops_ok, ops_unknown, elections, configs, crashes, partitions, transfers;
+    uint64_t events, ops_ok, ops_unknown, elections, configs, crashes, partitions, transfers, sync_msgs;
     int n;
 } result_t;
 
@@ -245,6 +245,7 @@ static void run_seed(scenario_t sc, uint64_t seed, bool trace, bool dyn, result_
     res->configs = w->stats_configs;
     res->crashes = w->stats_crashes;
     res->transfers = w->stats_transfers;
+    res->sync_msgs = w->stats_sync_msgs;
     res->partitions = w->stats_partitions;
     res->n = p.n;
     sim_digest_hex(&s, res->digest);
@@ -285,14 +286,14 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    uint64_t violations = 0, events = 0, ok = 0, unknown = 0, elections = 0, configs = 0, crashes = 0, parts = 0, transfers = 0;
+    uint64_t violations = 0, events = 0, ok = 0, unknown = 0, elections = 0, configs = 0, crashes = 0, parts = 0, transfers = 0, sync_msgs = 0;
     for (uint64_t k = 0; k < o.seeds; k++) {
         uint64_t seed = o.seed + k;
         result_t r = {0};
         run_seed(sc, seed, o.trace, dyn, &r);
         violations += r.violated;
         events += r.events, ok += r.ops_ok, unknown += r.ops_unknown, elections += r.elections;
-        configs += r.configs, crashes += r.crashes, parts += r.partitions, transfers += r.transfers;
+        configs += r.configs, crashes += r.crashes, parts += r.partitions, transfers += r.transfers, sync_msgs += r.sync_msgs;
         if (determinism) {
             result_t again = {0};
             run_seed(sc, seed, false, dyn, &again);
@@ -305,11 +306,11 @@ int main(int argc, char **argv) {
         if (expect && violations) break;  /* the mutation was caught */
     }
     printf("{\"sim\":\"groups\",\"scenario\":%d,\"seeds\":%llu,\"violations\":%llu,\"events\":%llu,\"ops_ok\":%llu,"
-           "\"ops_unknown\":%llu,\"leaders\":%llu,\"config_changes\":%llu,\"crashes\":%llu,\"partitions\":%llu,\"transfers\":%llu}\n",
+           "\"ops_unknown\":%llu,\"leaders\":%llu,\"config_changes\":%llu,\"crashes\":%llu,\"partitions\":%llu,\"transfers\":%llu,\"sync_msgs\":%llu}\n",
            (int)sc, (unsigned long long)o.seeds, (unsigned long long)violations, (unsigned long long)events,
            (unsigned long long)ok, (unsigned long long)unknown, (unsigned long long)elections,
            (unsigned long long)configs, (unsigned long long)crashes, (unsigned long long)parts,
-           (unsigned long long)transfers);
+           (unsigned long long)transfers, (unsigned long long)sync_msgs);
     if (expect) {
         if (!violations) {
             printf("groups-sim: the mutation went unnoticed over %llu seeds\n", (unsigned long long)o.seeds);

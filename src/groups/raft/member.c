@@ -129,6 +129,7 @@ void mk_raft_hello_check(mk_raft_t *r) {
 }
 
 static void abandon_origin(mk_raft_t *r) {
+    mk_raft_sync_abort(r);
     /* Only NOOP and CONFIG entries are forgotten: this node never held a command. */
     if (r->store->vt->reset_to(r->store->self, (mk_cursor_t){0, 0}) != MK_OK) {
         mk_raft_fatal(r, "the log store cannot be emptied to join another origin");
@@ -154,6 +155,7 @@ void mk_raft_on_hello(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m) {
     p->last = m->hello.last;
     p->commit = m->hello.commit;
     p->pref = m->hello.preference;
+    mk_raft_sync_peer(r, p, true);  /* a session in progress may fetch from it */
     if (r->meta.has_origin && p->has_origin && !mk_id_eq(&p->origin, &r->meta.origin) && !r->meta.has_commands &&
         (p->has_commands || mk_id_cmp(&p->origin, &r->meta.origin) < 0)) {
         abandon_origin(r);  /* a bonded peer belongs to another history, and ours holds no command */

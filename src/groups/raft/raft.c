@@ -142,9 +142,11 @@ static void set_leader(mk_raft_t *r, const mk_peer_id_t *leader) {
         if (had) r->ev_leader = true;
         return;
     }
-    if (!had || !mk_id_eq(&r->leader, leader)) r->ev_leader = true;
+    bool changed = !had || !mk_id_eq(&r->leader, leader);
+    if (changed) r->ev_leader = true;
     r->has_leader = true;
     r->leader = *leader;
+    if (changed) mk_raft_sync_leader(r);
 }
 
 void mk_raft_set_term(mk_raft_t *r, mk_term_t term) {
@@ -173,6 +175,7 @@ static size_t granted_votes(mk_raft_t *r) {
 }
 
 void mk_raft_campaign(mk_raft_t *r, bool pre_vote) {
+    mk_raft_sync_abort(r);  /* a campaigner does not catch up from others */
     for (size_t i = 0; i < r->npeers; i++) r->peers[i].granted = false;
     set_leader(r, NULL);
     mk_raft_msg_t m = {.kind = pre_vote ? MK_RAFT_PRE_VOTE : MK_RAFT_VOTE};
@@ -311,6 +314,8 @@ void mk_raft_free(mk_raft_t *r) {
     free(r->fwds.v);
     free(r->sessions.v);
     free(r->config_log.v);
+    mk_raft_sync_abort(r);
+    mk_gsync_outbox_free(&r->out_sync);
     free(r);
 }
 
@@ -339,6 +344,7 @@ void mk_raft_peer_up(mk_raft_t *r, int64_t now, const mk_peer_id_t *peer, uint64
     p->inflight = 0;
     p->granted = false;
     mk_raft_send_hello(r, peer);
+    mk_raft_sync_peer(r, p, true);
     if (r->role == MK_RAFT_LEADER) mk_raft_replicate_to(r, p, false);
 }
 
@@ -350,6 +356,7 @@ void mk_raft_peer_down(mk_raft_t *r, int64_t now, const mk_peer_id_t *peer) {
     p->unbonded_since = now;
     p->inflight = 0;
     p->state = MK_PROG_PROBE;
+    mk_raft_sync_peer(r, p, false);
     mk_raft_divergence_check(r);
 }
 
@@ -438,6 +445,7 @@ void mk_raft_tick(mk_raft_t *r, int64_t now) {
         else mk_raft_become_follower(r, r->hs.term, NULL);  /* a campaign that timed out: start over later */
     }
     mk_raft_fwd_tick(r);
+    mk_raft_sync_tick(r);
     mk_raft_hello_check(r);
 }
 
@@ -452,6 +460,7 @@ bool mk_raft_ready(mk_raft_t *r, mk_raft_ready_t *out) {
             mk_raft_maybe_commit(r);
         }
     }
+    mk_raft_sync_ready(r);  /* fetched entries are written (and synced) in this batch */
     mk_raft_hello_check(r);
     if (r->state_dirty) {
         r->hs.commit = r->commit;
@@ -470,6 +479,11 @@ bool mk_raft_ready(mk_raft_t *r, mk_raft_ready_t *out) {
     out->results = r->out_results.v;
     out->nresults = r->out_results.n;
     r->out_results.v = NULL, r->out_results.n = r->out_results.cap = 0;
+    out->sync_msgs = r->out_sync.v;
+    out->nsync_msgs = r->out_sync.n;
+    r->out_sync = (mk_gsync_outbox_t)MK_GSYNC_OUTBOX_INIT;
+    out->sync_stuck = r->ev_sync_stuck;
+    r->ev_sync_stuck = false;
     out->apply_from = r->applied + 1;
     out->apply_to = r->commit < r->applied + MK_RAFT_APPLY_BATCH ? r->commit : r->applied + MK_RAFT_APPLY_BATCH;
     r->applying = out->apply_to > r->applied ? out->apply_to : r->applied;
@@ -479,13 +493,16 @@ bool mk_raft_ready(mk_raft_t *r, mk_raft_ready_t *out) {
     out->diverged = r->ev_diverged;
     r->ev_role = r->ev_leader = r->ev_config = r->ev_diverged = false;
     r->state_dirty = r->log_dirty = false;
-    return out->must_sync || out->nmsgs || out->nreads || out->nresults || out->apply_to >= out->apply_from ||
+    return out->must_sync || out->nmsgs || out->nsync_msgs || out->sync_stuck || out->nreads || out->nresults ||
+           out->apply_to >= out->apply_from ||
            out->role_changed || out->leader_changed || out->config_changed || out->diverged;
 }
 
 void mk_raft_advance(mk_raft_t *r, mk_raft_ready_t *rd, mk_index_t applied) {
     for (size_t i = 0; i < rd->nmsgs; i++) mk_buf_free(&rd->msgs[i].bytes);
     free(rd->msgs);
+    mk_gsync_outbox_t sync = {rd->sync_msgs, rd->nsync_msgs, rd->nsync_msgs};
+    mk_gsync_outbox_free(&sync);
     free(rd->reads);
     free(rd->results);
     memset(rd, 0, sizeof *rd);
@@ -508,12 +525,14 @@ void mk_raft_status(const mk_raft_t *r, mk_raft_status_t *out) {
     out->origin = r->meta.origin;
     out->diverged = r->diverged;
     out->fatal = r->fatal;
+    out->syncing = r->sync != NULL;
+    out->sync_sessions = r->sync_sessions;
     out->commit = r->commit;
     out->applied = r->applied;
     out->last = r->store->vt->last(r->store->self);
     out->incarnation = r->meta.incarnation;
     out->online = r->role == MK_RAFT_LEADER ? r->noop_index && r->commit >= r->noop_index
-                                            : r->has_leader && r->ever_accepted &&
+                                            : r->has_leader && r->ever_accepted && !r->sync &&
                                                   r->now - r->last_accept_at < (int64_t)r->cfg.cc.election_timeout_ms;
     out->nvoters = r->config.nvoters;
     memcpy(out->voters, r->config.voters, r->config.nvoters * sizeof *out->voters);

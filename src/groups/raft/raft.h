@@ -12,6 +12,7 @@
 #define MK_GROUPS_RAFT_RAFT_H
 
 #include "groups/raft_wire.h"
+#include "groups/sync_wire.h"
 #include "mosaik/groups.h"
 
 typedef struct mk_raft mk_raft_t;
@@ -23,6 +24,8 @@ typedef struct mk_raft_config {
     mk_consensus_config_t cc;         /* checked with mk_consensus_config_check */
     mk_leadership_t preference;       /* from the machine */
     mk_log_store_t *store;            /* borrowed; the core reads and writes through it */
+    mk_sync_config_t sync;            /* replay_batch, replay_fetch_timeout_ms (0 = 2000 / 25000) */
+    size_t max_message_bytes;         /* bound of a sync answer (the frame limit minus headroom); 0 = 4 MiB */
     uint64_t seed;                    /* PRNG seed (timers, origin bytes) */
     /* Test mutation only (the simulator shows its checker catches it): the quorum is a majority of the
      * voters currently bonded, as in the Rust crate, instead of a majority of the configuration. */
@@ -51,6 +54,7 @@ typedef struct mk_raft_result {
     mk_index_range_t range;
 } mk_raft_result_t;
 
+
 typedef struct mk_raft_ready {
     bool must_sync;
     /* A leader whose batch changes no hard state may send before its sync completes (its own match
@@ -64,6 +68,9 @@ typedef struct mk_raft_ready {
     mk_raft_result_t *results;
     size_t nresults;
     bool role_changed, leader_changed, config_changed, diverged;
+    struct mk_gsync_send *sync_msgs;  /* state-sync messages (sessions, provider answers), after msgs */
+    size_t nsync_msgs;
+    bool sync_stuck;                  /* a session found no peer holding what it needs */
 } mk_raft_ready_t;
 
 /* Loads the hard state, meta and configuration from the store. NULL + e on a bad config or store. */
@@ -87,6 +94,9 @@ int mk_raft_propose(mk_raft_t *r, int64_t now, uint64_t req_id, const mk_bytes_t
  * Departure to the others first and to *to last (a voter whose bond to the leader is down drops its
  * stickiness). False when not leader or no voter is bonded. */
 bool mk_raft_transfer(mk_raft_t *r, int64_t now, mk_peer_id_t *to);
+/* One decoded state-sync message (BondMessage::StateSync) from a bonded peer: feeds this node's
+ * catch-up session, or is answered from the store (committed entries only). */
+void mk_raft_sync_step(mk_raft_t *r, int64_t now, const mk_peer_id_t *from, const mk_gsync_msg_t *m);
 /* Asks for a linearizable read index; the answer comes as a read state with req_id. */
 void mk_raft_read_index(mk_raft_t *r, int64_t now, uint64_t req_id);
 
@@ -99,7 +109,8 @@ void mk_raft_advance(mk_raft_t *r, mk_raft_ready_t *rd, mk_index_t applied);
 typedef struct mk_raft_status {
     mk_raft_role_t role;
     mk_term_t term;
-    bool has_leader, is_voter, has_origin, diverged, online, fatal;
+    bool has_leader, is_voter, has_origin, diverged, online, fatal, syncing;
+    uint64_t sync_sessions;           /* log-replay sessions started so far */
     mk_peer_id_t leader;
     mk_id_t origin;
     mk_index_t commit, applied;

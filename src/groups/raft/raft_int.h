@@ -6,11 +6,13 @@
 #define MK_GROUPS_RAFT_RAFT_INT_H
 
 #include "groups/raft/raft.h"
+#include "groups/sync/replay.h"
 
 #define MK_RAFT_MAX_PEERS 64
 #define MK_RAFT_APPLY_BATCH 1024
 
-typedef enum { MK_PROG_PROBE, MK_PROG_REPLICATE } mk_prog_state_t;
+/* SYNCING: the peer catches up from its peers (log replay); it gets heartbeats only. */
+typedef enum { MK_PROG_PROBE, MK_PROG_REPLICATE, MK_PROG_SYNCING } mk_prog_state_t;
 
 typedef struct mk_rpeer {
     mk_peer_id_t id;
@@ -116,6 +118,12 @@ struct mk_raft {
     MK_VEC(mk_session_t) sessions;  /* leader: last seq per session (rebuilt at election) */
     mk_recent_fwd_t recent[MK_RAFT_RECENT_FWDS];  /* leader: ring of this term's appended forwards */
     size_t nrecent, recent_at;
+    /* state sync (sync.c) */
+    mk_replay_t *sync;          /* follower: a log-replay session in progress */
+    mk_id_t sync_origin;
+    uint64_t sync_sessions;
+    mk_gsync_outbox_t out_sync; /* sync messages to send (sessions and provider answers) */
+    bool ev_sync_stuck;
     /* output */
     MK_VEC(mk_raft_send_t) out;
     MK_VEC(mk_raft_read_t) out_reads;
@@ -178,5 +186,15 @@ void mk_raft_reads_check(mk_raft_t *r);                                 /* leade
 void mk_raft_fwd_tick(mk_raft_t *r);                                    /* deadlines, (re)sends */
 void mk_raft_lost_leadership(mk_raft_t *r);                             /* fail leader-side reads */
 void mk_raft_sessions_rebuild(mk_raft_t *r);
+
+/* ---- sync.c ---- */
+/* Follower, prev beyond its log: starts a session when the leader's commit is more than replay_batch
+ * ahead (or one runs): true when the answer must say syncing. */
+bool mk_raft_sync_maybe_start(mk_raft_t *r, const mk_rpeer_t *leader, const mk_raft_msg_t *m);
+void mk_raft_sync_abort(mk_raft_t *r);
+void mk_raft_sync_peer(mk_raft_t *r, const mk_rpeer_t *p, bool up);  /* bond / Hello changes */
+void mk_raft_sync_leader(mk_raft_t *r);                              /* the known leader changed */
+void mk_raft_sync_tick(mk_raft_t *r);
+void mk_raft_sync_ready(mk_raft_t *r);                               /* session outputs into the batch */
 
 #endif

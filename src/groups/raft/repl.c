@@ -11,6 +11,7 @@
 /* ---- leadership ---- */
 
 void mk_raft_become_leader(mk_raft_t *r) {
+    mk_raft_sync_abort(r);
     if (r->role != MK_RAFT_LEADER) r->ev_role = true;
     r->role = MK_RAFT_LEADER;
     if (!r->has_leader || !mk_id_eq(&r->leader, &r->cfg.self)) r->ev_leader = true;
@@ -77,6 +78,10 @@ void mk_raft_replicate_to(mk_raft_t *r, mk_rpeer_t *p, bool heartbeat) {
     if (!p->bonded) return;
     mk_index_t last = mk_raft_last(r).index;
     int64_t hb = (int64_t)r->cfg.cc.heartbeat_interval_ms;
+    if (p->state == MK_PROG_SYNCING) {  /* it fetches from its peers: heartbeats only, naming our last entry */
+        if (heartbeat) send_append(r, p, last, last, NULL);
+        return;
+    }
     if (p->state == MK_PROG_PROBE) {
         if (!heartbeat && p->inflight && r->now - p->sent_at < hb) return;  /* one probe outstanding */
         mk_index_t sent;
@@ -129,11 +134,18 @@ void mk_raft_on_append(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m) {
     resp.append_resp.term = r->hs.term;
     resp.append_resp.read_seq = m->append.read_seq;
     mk_cursor_t last = mk_raft_last(r);
+    if (r->sync) {  /* catching up from peers: live entries are dropped, the leader waits */
+        resp.append_resp.syncing = true;
+        resp.append_resp.conflict_index = last.index + 1;
+        mk_raft_send(r, &p->id, &resp);
+        return;
+    }
     mk_cursor_t prev = m->append.prev;
     bool ok;
     mk_term_t t = mk_raft_term_at(r, prev.index, &ok);
     if (prev.index > last.index) {
         resp.append_resp.conflict_index = last.index + 1;
+        resp.append_resp.syncing = mk_raft_sync_maybe_start(r, p, m);  /* far behind: log replay (§8.1) */
         mk_raft_send(r, &p->id, &resp);
         return;
     }
@@ -208,6 +220,11 @@ void mk_raft_on_append_resp(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m)
             p->progress_at = r->now;
         }
         mk_raft_replicate_to(r, p, false);
+        return;
+    }
+    if (m->append_resp.syncing) {  /* it catches up from its peers; heartbeats until it is done */
+        p->state = MK_PROG_SYNCING;
+        p->inflight = 0;
         return;
     }
     /* rejected: move next back using the hint, never below match + 1 */

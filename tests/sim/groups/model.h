@@ -103,7 +103,8 @@ struct gworld {
     int client_node[8];             /* -1: pick at random per op */
     uint64_t client_session[8], client_seq[8];  /* exactly-once: a fresh session after any failure */
     int64_t last_amnesia_us;
-    uint64_t stats_msgs, stats_elections, stats_crashes, stats_partitions, stats_configs, stats_transfers;
+    uint64_t stats_msgs, stats_elections, stats_crashes, stats_partitions, stats_configs, stats_transfers, stats_sync_msgs;
+    uint32_t replay_batch;
 };
 
 /* world.c */

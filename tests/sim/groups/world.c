@@ -17,6 +17,7 @@
 
 typedef struct gmsg {
     int from, to;
+    bool sync;          /* a state-sync message (else Raft) */
     uint64_t epoch;
     size_t len;
     uint8_t bytes[];
@@ -47,7 +48,18 @@ static void deliver(sim_t *s, void *a, uint64_t b) {
     gworld_t *w = a;
     gmsg_t *m = (gmsg_t *)(uintptr_t)b;
     gnode_t *to = &w->nodes[m->to];
-    if (to->alive && w->bond[m->from][m->to] && w->epoch[m->from][m->to] == m->epoch) {
+    if (to->alive && w->bond[m->from][m->to] && w->epoch[m->from][m->to] == m->epoch && m->sync) {
+        mk_gsync_msg_t sm;
+        mk_error_t e;
+        if (mk_gsync_msg_decode(m->bytes, m->len, &sm, &e) != MK_OK) {
+            sim_violate(w->s, "undecodable_sync_message", "node %d sent sync bytes node %d cannot decode: %s", m->from,
+                        m->to, e.msg);
+        } else {
+            mk_raft_sync_step(to->raft, gw_node_now(w, to), &w->nodes[m->from].id, &sm);
+            mk_gsync_msg_free(&sm);
+            gw_process(w, to);
+        }
+    } else if (to->alive && w->bond[m->from][m->to] && w->epoch[m->from][m->to] == m->epoch) {
         mk_raft_msg_t msg;
         mk_error_t e;
         if (mk_raft_msg_decode(m->bytes, m->len, &msg, &e) != MK_OK) {
@@ -62,7 +74,7 @@ static void deliver(sim_t *s, void *a, uint64_t b) {
     free(m);
 }
 
-static void send_bytes(gworld_t *w, int from, int to, const mk_buf_t *bytes) {
+static void send_bytes(gworld_t *w, int from, int to, const mk_buf_t *bytes, bool sync) {
     if (to < 0 || !w->bond[from][to] || !w->link[from][to]) return;
     w->stats_msgs++;
     if ((int)sim_below(w->s, 100) < w->p.drop_pct) return;
@@ -70,7 +82,7 @@ static void send_bytes(gworld_t *w, int from, int to, const mk_buf_t *bytes) {
     for (int c = 0; c < copies; c++) {
         gmsg_t *m = malloc(sizeof *m + bytes->len);
         if (!m) abort();
-        *m = (gmsg_t){.from = from, .to = to, .epoch = w->epoch[from][to], .len = bytes->len};
+        *m = (gmsg_t){.from = from, .to = to, .sync = sync, .epoch = w->epoch[from][to], .len = bytes->len};
         memcpy(m->bytes, bytes->ptr, bytes->len);
         sim_at(w->s, w->s->now_us + sim_range(w->s, 1, 30) * MS, deliver, w, (uint64_t)(uintptr_t)m);
     }
@@ -122,7 +134,10 @@ static void apply_batch(gworld_t *w, gnode_t *n, mk_index_t from, mk_index_t to)
 
 /* The batch's sync is done: send, apply, answer, advance. */
 static void send_all(gworld_t *w, gnode_t *n, mk_raft_ready_t *rd) {
-    for (size_t i = 0; i < rd->nmsgs; i++) send_bytes(w, n->idx, node_of(w, &rd->msgs[i].to), &rd->msgs[i].bytes);
+    for (size_t i = 0; i < rd->nmsgs; i++) send_bytes(w, n->idx, node_of(w, &rd->msgs[i].to), &rd->msgs[i].bytes, false);
+    for (size_t i = 0; i < rd->nsync_msgs; i++)
+        send_bytes(w, n->idx, node_of(w, &rd->sync_msgs[i].to), &rd->sync_msgs[i].bytes, true);
+    if (rd->nsync_msgs) w->stats_sync_msgs += rd->nsync_msgs;
 }
 
 static void finish_ready(gworld_t *w, gnode_t *n, mk_raft_ready_t *rd, bool sent) {
@@ -234,6 +249,7 @@ static void bond_check(sim_t *s, void *a, uint64_t b) {
 
 static void node_boot(gworld_t *w, gnode_t *n) {
     mk_raft_config_t rc = {.self = n->id, .cc = w->cc, .preference = n->pref, .store = simstore_pub(n->store),
+                           .sync = {.replay_batch = w->replay_batch, .replay_fetch_timeout_ms = 2000},
                            .seed = sim_rand(w->s), .test_dynamic_quorum = w->p.dynamic_quorum};
     mk_error_t e;
     n->raft = mk_raft_new(&rc, gw_node_now(w, n), &e);
@@ -270,6 +286,7 @@ void gw_init(gworld_t *w, sim_t *s, const gparams_t *p) {
     w->cc.max_append_entries = 64;
     w->cc.max_inflight_appends = 8;
     w->cc.exactly_once = p->exactly_once;
+    w->replay_batch = (uint32_t)sim_range(s, 4, 64);  /* small: lagging nodes often catch up by log replay */
     for (int i = 0; i < p->n; i++) {
         gnode_t *n = &w->nodes[i];
         n->idx = i;
