@@ -309,7 +309,13 @@ typedef struct { mk_group_when_t what; mk_id_t peer; mk_index_t index; } mk_grou
 /* Waits until the condition holds (at once if it already does): MK_OK with *out (may be NULL) the
  * status that satisfied it, MK_ETIMEDOUT, MK_ETERMINATED, MK_EINVAL. Any thread but the loop's. */
 int mk_group_wait(mk_group_t *g, const mk_group_cond_t *c, int timeout_ms, mk_group_status_t *out, mk_error_t *err);
-/* Operator escape hatch (spec 40 §3.7): not implemented yet, MK_ENOTSUP. */
+/* Operator escape hatch, like etcd's force-new-cluster (spec 40 §3.7): on a node that has seen no leader
+ * for election_timeout, writes at a new term a configuration of itself plus its bonded same-origin
+ * non-observers (≤ max_voters) and campaigns; waits until it is online. MAY LOSE COMMITTED ENTRIES (those
+ * the lost voters held beyond this log). MK_OK, MK_EBUSY (a leader was seen lately), MK_EALREADY (leads
+ * already), MK_EINVAL (no history, observer), MK_ETIMEDOUT, MK_ETERMINATED. In-memory groups do this on
+ * their own once a majority of the voters came back as new incarnations and no leader existed for
+ * 2 × voter_removal_timeout; durable groups never do. Not on the loop thread. */
 int mk_group_unsafe_recover(mk_group_t *g, int timeout_ms, mk_error_t *err);
 
 #ifdef MK_TEST_HOOKS

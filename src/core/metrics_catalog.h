@@ -55,6 +55,8 @@
     X(GROUPS_COMMANDS, "mosaik_groups_commands", COUNTER, "commands applied", ("group"))                \
     X(GROUPS_SYNC_SESSIONS, "mosaik_groups_sync_sessions", COUNTER, "log-replay catch-up sessions started", \
       ("group"))                                                                                         \
+    X(GROUPS_RECOVERIES, "mosaik_groups_recoveries", COUNTER, "recovery configurations written (unsafe)", \
+      ("group"))                                                                                         \
     X(GROUPS_BONDS_BYTES_SENT, "mosaik_groups_bonds_bytes_sent", COUNTER, "bond bytes sent", ("group"))  \
     X(GROUPS_BONDS_BYTES_RECEIVED, "mosaik_groups_bonds_bytes_received", COUNTER, "bond bytes received", \
       ("group"))                                                                                         \

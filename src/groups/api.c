@@ -429,10 +429,37 @@ int mk_group_wait(mk_group_t *h, const mk_group_cond_t *c, int timeout_ms, mk_gr
     return rc;
 }
 
-int mk_group_unsafe_recover(mk_group_t *g, int timeout_ms, mk_error_t *err) {
-    (void)g;
-    (void)timeout_ms;
-    return MK_ERR(err, MK_ENOTSUP, "mk_group_unsafe_recover is not implemented yet");
+typedef struct recover_arg {
+    mk_gstate_t *g;
+    int rc;
+    mk_error_t err;
+} recover_arg_t;
+
+static void recover_cmd(mk_network_t *n, void *arg) {
+    (void)n;
+    recover_arg_t *a = arg;
+    if (a->g->terminated || !a->g->raft) {
+        a->rc = MK_ERR(&a->err, MK_ETERMINATED, "the group was left or its network freed");
+        return;
+    }
+    a->rc = mk_raft_unsafe_recover(a->g->raft, mk_groups_now(), &a->err);
+    mk_gstate_process(a->g);
+}
+
+int mk_group_unsafe_recover(mk_group_t *h, int timeout_ms, mk_error_t *err) {
+    if (!h) return MK_ERR(err, MK_EINVAL, "group handle is NULL");
+    if (atomic_load(&h->g->net_gone)) return MK_ERR(err, MK_ETERMINATED, "the group's network is shutting down");
+    int64_t deadline = mk_deadline_from(timeout_ms);
+    recover_arg_t a = {.g = h->g};
+    int rc = mk_loop_call(h->n, recover_cmd, &a, timeout_ms, err);
+    if (rc != MK_OK) return rc;
+    if (a.rc != MK_OK) {
+        if (err) *err = a.err;
+        return a.rc;
+    }
+    int64_t left = deadline < 0 ? -1 : deadline - mk_now_ms();
+    mk_group_cond_t c = {.what = MK_WHEN_ONLINE};
+    return mk_group_wait(h, &c, deadline < 0 ? -1 : (int)(left > 0 ? left : 0), NULL, err);
 }
 
 #ifdef MK_TEST_HOOKS

@@ -208,11 +208,11 @@ static void on_result(mk_gstate_t *g, const mk_raft_result_t *r) {
     c->out.range = r->range;
     c->out.assigned = true;
     pthread_mutex_unlock(&g->mu);
-    if (!c->wait_applied) {
+    if (!c->wait_applied && !c->cb) {
         mk_gcall_finish(g, c, MK_OK);
         return;
     }
-    push_call(&g->applying, c);
+    push_call(&g->applying, c);  /* an assigned async call too: after_apply keeps callbacks in issue order */
 }
 
 static void serve_query(mk_gstate_t *g, mk_gcall_t *c) {
@@ -229,15 +229,27 @@ static void serve_query(mk_gstate_t *g, mk_gcall_t *c) {
 
 /* Completes what waited for local application: executes, range waits, confirmed strong reads. */
 static void after_apply(mk_gstate_t *g) {
-    for (mk_gcall_t **p = &g->applying; *p;) {
-        mk_gcall_t *c = *p;
-        if (c->out.range.last > g->applied) {
-            p = &c->next;
+    /* `applying` is newest first; reversed, it is in issue order, which callbacks keep (§4.1): an async
+     * call completes only after every earlier async one (an assigned-only one needs nothing else) */
+    mk_gcall_t *todo = NULL;
+    while (g->applying) {
+        mk_gcall_t *c = g->applying;
+        g->applying = c->next;
+        c->next = todo;
+        todo = c;
+    }
+    bool cb_waiting = false;
+    while (todo) {
+        mk_gcall_t *c = todo;
+        todo = c->next;
+        c->next = NULL;
+        bool assigned_only = c->kind == MK_CALL_CMD && !c->wait_applied;
+        if ((!assigned_only && c->out.range.last > g->applied) || (c->cb && cb_waiting)) {
+            cb_waiting |= c->cb != NULL;
+            push_call(&g->applying, c);
             continue;
         }
-        *p = c->next;
-        c->next = NULL;
-        if (term_ok(g, &c->out.range)) {
+        if (assigned_only || term_ok(g, &c->out.range)) {
             mk_gcall_finish(g, c, MK_OK);
         } else {
             MK_ERR(&c->err, MK_EOFFLINE, "the commands at %llu were superseded by another leader's entries",
@@ -321,7 +333,12 @@ void mk_gstate_process(mk_gstate_t *g) {
                 g->short_id);
             mk_gstate_emit(g, MK_GROUP_EV_DIVERGED, NULL, 0);
         }
-        if (rd.config_changed) mk_gstate_emit(g, MK_GROUP_EV_CONFIG, NULL, 0);
+        if (rd.recovered) {
+            LOG(g, MK_LOG_WARN, "group %s: RECOVERY: wrote a new configuration without the lost voters; entries "
+                "they committed beyond this log may be lost", g->short_id);
+            mk_counter_add(g->m_recoveries, 1);
+        }
+        if (rd.config_changed || rd.recovered) mk_gstate_emit(g, MK_GROUP_EV_CONFIG, NULL, 0);
         mk_raft_advance(g->raft, &rd, g->applied);
         after_apply(g);
         drain_backlog(g);

@@ -140,7 +140,7 @@ struct mk_gstate {
     uint64_t closes[8];            /* 30_400, 30_403, 30_404, 30_405, 30_408, 30_429, 400, other */
     /* metrics */
     mk_gauge_t *m_committed, *m_voters, *m_bonds;
-    mk_counter_t *m_commands, *m_sync_sessions, *m_elections, *m_leader_changes, *m_tx_bytes, *m_rx_bytes, *m_tx_msgs, *m_rx_msgs;
+    mk_counter_t *m_commands, *m_sync_sessions, *m_recoveries, *m_elections, *m_leader_changes, *m_tx_bytes, *m_rx_bytes, *m_tx_msgs, *m_rx_msgs;
     uint64_t last_sync_sessions;
     mk_raft_role_t last_role;
     bool last_has_leader;

@@ -76,7 +76,7 @@ mk_gstate_t *mk_gstate_new(mk_groups_t *gs, const mk_group_config_t *cfg, const 
     uint32_t frame = mk_net_config(gs->n)->max_frame_size;
     mk_raft_config_t rc_cfg = {.self = gs->self, .cc = cfg->consensus, .preference = g->pref, .store = g->store,
                                .sync = cfg->sync, .max_message_bytes = frame > 4096 ? frame - 1024 : frame,
-                               .seed = mk_groups_rand()};
+                               .seed = mk_groups_rand(), .auto_recover = cfg->store == NULL};
     g->raft = mk_raft_new(&rc_cfg, mk_groups_now(), e);
     if (!g->raft) goto fail;
     mk_raft_status_t st;
@@ -94,6 +94,7 @@ mk_gstate_t *mk_gstate_new(mk_groups_t *gs, const mk_group_config_t *cfg, const 
     g->m_bonds = mk_metrics_gauge(r, "mosaik_groups_bonds_active", kv);
     g->m_commands = mk_metrics_counter(r, "mosaik_groups_commands", kv);
     g->m_sync_sessions = mk_metrics_counter(r, "mosaik_groups_sync_sessions", kv);
+    g->m_recoveries = mk_metrics_counter(r, "mosaik_groups_recoveries", kv);
     g->m_elections = mk_metrics_counter(r, "mosaik_groups_raft_elections", kv);
     g->m_leader_changes = mk_metrics_counter(r, "mosaik_groups_raft_leader_changes", kv);
     g->m_tx_bytes = mk_metrics_counter(r, "mosaik_groups_bonds_bytes_sent", kv);

@@ -446,6 +446,7 @@ void mk_raft_tick(mk_raft_t *r, int64_t now) {
     }
     mk_raft_fwd_tick(r);
     mk_raft_sync_tick(r);
+    mk_raft_auto_recover_tick(r);
     mk_raft_hello_check(r);
 }
 
@@ -484,6 +485,8 @@ bool mk_raft_ready(mk_raft_t *r, mk_raft_ready_t *out) {
     r->out_sync = (mk_gsync_outbox_t)MK_GSYNC_OUTBOX_INIT;
     out->sync_stuck = r->ev_sync_stuck;
     r->ev_sync_stuck = false;
+    out->recovered = r->ev_recovered;
+    r->ev_recovered = false;
     out->apply_from = r->applied + 1;
     out->apply_to = r->commit < r->applied + MK_RAFT_APPLY_BATCH ? r->commit : r->applied + MK_RAFT_APPLY_BATCH;
     r->applying = out->apply_to > r->applied ? out->apply_to : r->applied;
@@ -493,7 +496,8 @@ bool mk_raft_ready(mk_raft_t *r, mk_raft_ready_t *out) {
     out->diverged = r->ev_diverged;
     r->ev_role = r->ev_leader = r->ev_config = r->ev_diverged = false;
     r->state_dirty = r->log_dirty = false;
-    return out->must_sync || out->nmsgs || out->nsync_msgs || out->sync_stuck || out->nreads || out->nresults ||
+    return out->must_sync || out->nmsgs || out->nsync_msgs || out->sync_stuck || out->recovered || out->nreads ||
+           out->nresults ||
            out->apply_to >= out->apply_from ||
            out->role_changed || out->leader_changed || out->config_changed || out->diverged;
 }
@@ -527,6 +531,7 @@ void mk_raft_status(const mk_raft_t *r, mk_raft_status_t *out) {
     out->fatal = r->fatal;
     out->syncing = r->sync != NULL;
     out->sync_sessions = r->sync_sessions;
+    out->recoveries = r->recoveries;
     out->commit = r->commit;
     out->applied = r->applied;
     out->last = r->store->vt->last(r->store->self);

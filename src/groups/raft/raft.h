@@ -27,6 +27,9 @@ typedef struct mk_raft_config {
     mk_sync_config_t sync;            /* replay_batch, replay_fetch_timeout_ms (0 = 2000 / 25000) */
     size_t max_message_bytes;         /* bound of a sync answer (the frame limit minus headroom); 0 = 4 MiB */
     uint64_t seed;                    /* PRNG seed (timers, origin bytes) */
+    /* In-memory stores only (01-decisions): recover on its own once a majority of the voters came back as
+     * new incarnations and no leader existed for 2 × voter_removal_timeout. */
+    bool auto_recover;
     /* Test mutation only (the simulator shows its checker catches it): the quorum is a majority of the
      * voters currently bonded, as in the Rust crate, instead of a majority of the configuration. */
     bool test_dynamic_quorum;
@@ -71,6 +74,7 @@ typedef struct mk_raft_ready {
     struct mk_gsync_send *sync_msgs;  /* state-sync messages (sessions, provider answers), after msgs */
     size_t nsync_msgs;
     bool sync_stuck;                  /* a session found no peer holding what it needs */
+    bool recovered;                   /* this node wrote a recovery configuration (unsafe_recover) */
 } mk_raft_ready_t;
 
 /* Loads the hard state, meta and configuration from the store. NULL + e on a bad config or store. */
@@ -94,6 +98,11 @@ int mk_raft_propose(mk_raft_t *r, int64_t now, uint64_t req_id, const mk_bytes_t
  * Departure to the others first and to *to last (a voter whose bond to the leader is down drops its
  * stickiness). False when not leader or no voter is bonded. */
 bool mk_raft_transfer(mk_raft_t *r, int64_t now, mk_peer_id_t *to);
+/* Operator escape hatch (spec 40 §3.7): on a node that has seen no leader for election_timeout, writes
+ * at a new term a CONFIG of itself plus its bonded same-origin non-observers (≤ max_voters) and
+ * campaigns. May lose committed entries. MK_OK, MK_EBUSY (a leader was seen lately), MK_EALREADY
+ * (leader), MK_EINVAL (no history, or an observer), MK_ETERMINATED. */
+int mk_raft_unsafe_recover(mk_raft_t *r, int64_t now, mk_error_t *e);
 /* One decoded state-sync message (BondMessage::StateSync) from a bonded peer: feeds this node's
  * catch-up session, or is answered from the store (committed entries only). */
 void mk_raft_sync_step(mk_raft_t *r, int64_t now, const mk_peer_id_t *from, const mk_gsync_msg_t *m);
@@ -111,6 +120,7 @@ typedef struct mk_raft_status {
     mk_term_t term;
     bool has_leader, is_voter, has_origin, diverged, online, fatal, syncing;
     uint64_t sync_sessions;           /* log-replay sessions started so far */
+    uint64_t recoveries;              /* recovery configurations written (manual or automatic) */
     mk_peer_id_t leader;
     mk_id_t origin;
     mk_index_t commit, applied;

@@ -124,6 +124,10 @@ struct mk_raft {
     uint64_t sync_sessions;
     mk_gsync_outbox_t out_sync; /* sync messages to send (sessions and provider answers) */
     bool ev_sync_stuck;
+    /* recovery (recover.c) */
+    int64_t recovered_at;
+    uint64_t recoveries;
+    bool ev_recovered;
     /* output */
     MK_VEC(mk_raft_send_t) out;
     MK_VEC(mk_raft_read_t) out_reads;
@@ -186,6 +190,9 @@ void mk_raft_reads_check(mk_raft_t *r);                                 /* leade
 void mk_raft_fwd_tick(mk_raft_t *r);                                    /* deadlines, (re)sends */
 void mk_raft_lost_leadership(mk_raft_t *r);                             /* fail leader-side reads */
 void mk_raft_sessions_rebuild(mk_raft_t *r);
+
+/* ---- recover.c ---- */
+void mk_raft_auto_recover_tick(mk_raft_t *r);
 
 /* ---- sync.c ---- */
 /* Follower, prev beyond its log: starts a session when the leader's commit is more than replay_batch
