@@ -104,6 +104,7 @@ static void apply_run(mk_gstate_t *g, mk_sm_entry_t *run, size_t n, mk_cursor_t 
         }
     }
     mk_counter_add(g->m_commands, n);
+    g->has_commands = true;
     if (ctx.failed) {
         LOG(g, MK_LOG_ERROR, "group %s: the state machine failed at index %llu: %s", g->short_id,
             (unsigned long long)run[n - 1].index, ctx.why);
@@ -157,6 +158,17 @@ static mk_index_t apply_range(mk_gstate_t *g, mk_index_t from, mk_index_t to) {
         size_t nrun = 0;
         for (size_t k = 0; k < n && !g->terminated; k++) {
             const mk_log_entry_t *e = &ents[k];
+            if (e->kind == MK_ENTRY_SNAPSHOT_MARKER) {  /* snapshot right after it: the machine must be there */
+                apply_run(g, run, nrun, &applied);
+                nrun = 0;
+                mk_raft_body_t mb;
+                g->applied = e->index;
+                g->applied_term = e->term;
+                applied = (mk_cursor_t){e->term, e->index};
+                if (mk_raft_body_decode(MK_ENTRY_SNAPSHOT_MARKER, e->body, e->len, &mb, NULL) == MK_OK)
+                    mk_gsnap_on_marker(g, applied, &mb);
+                continue;
+            }
             if (e->kind == MK_ENTRY_COMMAND) {
                 mk_raft_body_t b;
                 if (mk_raft_body_decode(MK_ENTRY_COMMAND, e->body, e->len, &b, NULL) != MK_OK) continue;
@@ -339,10 +351,12 @@ void mk_gstate_process(mk_gstate_t *g) {
             mk_counter_add(g->m_recoveries, 1);
         }
         if (rd.config_changed || rd.recovered) mk_gstate_emit(g, MK_GROUP_EV_CONFIG, NULL, 0);
+        if (rd.snapshot_wanted) mk_gsnap_fetch_start(g);
         mk_raft_advance(g->raft, &rd, g->applied);
         after_apply(g);
         drain_backlog(g);
     }
+    mk_gsnap_maybe_compact(g);
     mk_raft_status_t st;
     mk_raft_status(g->raft, &st);
     if (st.fatal && !g->terminated) mk_gstate_terminate(g, "the consensus core stopped on a broken invariant");
@@ -400,7 +414,7 @@ void mk_gstate_on_sync(mk_gstate_t *g, mk_bond_t *b, const uint8_t *p, size_t n)
         mk_bond_close(b, MK_CLOSE_PROTOCOL_VIOLATION, "malformed sync message");
         return;
     }
-    mk_raft_sync_step(g->raft, mk_groups_now(), &b->peer, &m);
+    if (!mk_gsnap_on_sync(g, &b->peer, &m)) mk_raft_sync_step(g->raft, mk_groups_now(), &b->peer, &m);
     mk_gsync_msg_free(&m);
 }
 
@@ -455,6 +469,7 @@ void mk_gstate_tick(mk_gstate_t *g) {
     if (g->terminated || !g->raft) return;
     int64_t now = mk_groups_now();
     mk_raft_tick(g->raft, now);
+    mk_gsnap_tick(g);
     for (mk_gcall_t **p = &g->reading; *p;) {  /* strong reads are bounded by query_timeout */
         mk_gcall_t *c = *p;
         if (now < c->deadline) {

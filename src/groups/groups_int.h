@@ -86,6 +86,16 @@ typedef struct mk_gcall {
     struct mk_gcall *next;
 } mk_gcall_t;
 
+/* A snapshot this node holds for requesters (taken right after a fresh SNAPSHOT_MARKER). */
+typedef struct mk_goffer {
+    mk_cursor_t anchor;
+    mk_sm_snapshot_t *snap;
+    uint64_t items;
+    mk_buf_t header;
+    int64_t expires;                 /* monotonic ms: dropped when not fetched for snapshot_ttl */
+    struct mk_goffer *next;
+} mk_goffer_t;
+
 struct mk_gstate {
     mk_groups_t *gs;
     mk_network_t *n;
@@ -120,6 +130,13 @@ struct mk_gstate {
     /* exactly-once apply filter: session → last applied seq (linear; max_sessions bounded) */
     struct { uint64_t session, seq; mk_index_t at; } *sessions;
     size_t nsessions;
+    bool has_commands;
+    /* snapshots (snapshots.c, snapfetch_drive.c) */
+    mk_goffer_t *offers;
+    mk_index_t compacted_at;           /* applied index of the last compaction snapshot */
+    struct mk_snapfetch *fetch;        /* requester: a snapshot fetch in progress */
+    void *install;                     /* the machine's install handle of that fetch */
+    struct event *fetch_ev;            /* the fetch's timer */
     /* published copy (mu) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -147,6 +164,7 @@ struct mk_gstate {
     mk_peer_id_t last_leader;
     struct mk_gstate *next;
 };
+
 
 /* The public handle: one per mk_group_join call. */
 struct mk_group {
@@ -210,5 +228,23 @@ void mk_gstate_submit(mk_gstate_t *g, mk_gcall_t *c);  /* loop: a new command ca
 void mk_gstate_query(mk_gstate_t *g, mk_gcall_t *c);   /* loop: a new query call */
 void mk_gstate_range(mk_gstate_t *g, mk_gcall_t *c);   /* loop: a new range wait */
 void mk_gstate_tick(mk_gstate_t *g);
+
+/* snapshots.c */
+bool mk_gsnap_capable(const mk_gstate_t *g);
+int mk_gsnap_header(mk_gstate_t *g, mk_index_t anchor, mk_buf_t *out);
+int mk_gsnap_take_sessions(mk_gstate_t *g, const mk_gsync_snap_header_t *h);
+void mk_gsnap_on_marker(mk_gstate_t *g, mk_cursor_t at, const mk_raft_body_t *b);
+bool mk_gsnap_on_sync(mk_gstate_t *g, const mk_peer_id_t *from, const mk_gsync_msg_t *m);
+void mk_gsnap_tick(mk_gstate_t *g);
+void mk_gsnap_free_all(mk_gstate_t *g);
+void mk_gsnap_maybe_compact(mk_gstate_t *g);
+/* Rebuilds the machine from the store's snapshot: MK_OK (base config and its index filled, g->applied
+ * set), MK_ENOTFOUND (none stored: start from the log), or an error. */
+int mk_gsnap_restore(mk_gstate_t *g, mk_raft_body_t *base, mk_index_t *base_index, mk_error_t *e);
+
+/* snapfetch_drive.c: the requester's fetch (spec 40 §8.2) */
+void mk_gsnap_fetch_start(mk_gstate_t *g);
+void mk_gsnap_fetch_step(mk_gstate_t *g, const mk_peer_id_t *from, const mk_gsync_msg_t *m);
+void mk_gsnap_fetch_stop(mk_gstate_t *g);
 
 #endif

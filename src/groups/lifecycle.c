@@ -74,7 +74,14 @@ mk_gstate_t *mk_gstate_new(mk_groups_t *gs, const mk_group_config_t *cfg, const 
     if (!g->store) g->store = mk_log_store_memory();
     if (!g->store) goto oom;
     uint32_t frame = mk_net_config(gs->n)->max_frame_size;
+    mk_raft_body_t base;
+    mk_index_t base_index = 0;
+    int rrc = mk_gsnap_restore(g, &base, &base_index, e);
+    if (rrc != MK_OK && rrc != MK_ENOTFOUND) goto fail;
     mk_raft_config_t rc_cfg = {.self = gs->self, .cc = cfg->consensus, .preference = g->pref, .store = g->store,
+                               .base_config = rrc == MK_OK ? &base : NULL, .base_config_index = base_index,
+                               .applied = rrc == MK_OK ? g->applied : 0,
+                               .snapshot_sync = cfg->sync.kind == MK_SYNC_SNAPSHOT && mk_gsnap_capable(g),
                                .sync = cfg->sync, .max_message_bytes = frame > 4096 ? frame - 1024 : frame,
                                .seed = mk_groups_rand(), .auto_recover = cfg->store == NULL};
     g->raft = mk_raft_new(&rc_cfg, mk_groups_now(), e);
@@ -122,6 +129,8 @@ void mk_gstate_shutdown(mk_gstate_t *g) {
     if (g->tick_ev) event_free(g->tick_ev);
     if (g->kick_ev) event_free(g->kick_ev);
     g->tick_ev = g->kick_ev = NULL;
+    mk_gsnap_fetch_stop(g);
+    mk_gsnap_free_all(g);
     if (g->raft) {
         mk_raft_free(g->raft);
         g->raft = NULL;

@@ -291,8 +291,17 @@ mk_raft_t *mk_raft_new(const mk_raft_config_t *cfg, int64_t now, mk_error_t *e) 
     mk_cursor_t last = mk_raft_last(r);
     mk_index_t first, last_stored;
     r->store->vt->available(r->store->self, &first, &last_stored);
+    if (cfg->base_config && cfg->base_config->kind == MK_ENTRY_CONFIG && cfg->base_config->config.nvoters) {
+        mk_raft_base_config_set(r, cfg->base_config_index, cfg->base_config);
+        if (!r->config.nvoters) r->config = r->base_config;
+    }
     r->commit = r->hs.commit < last.index ? r->hs.commit : last.index;
+    if (r->commit < first - 1) r->commit = first - 1;  /* the base is committed */
     r->applied = r->applying = first - 1;  /* the machine is rebuilt from the start of the log */
+    if (cfg->applied > r->applied && cfg->applied <= last.index) {  /* or from a restored snapshot */
+        r->applied = r->applying = cfg->applied;
+        if (r->commit < cfg->applied) r->commit = cfg->applied;
+    }
     r->synced = r->pending_synced = last.index;
     r->role = MK_RAFT_FOLLOWER;
     mk_raft_reset_election_timer(r);
@@ -406,7 +415,8 @@ void mk_raft_step(mk_raft_t *r, int64_t now, const mk_peer_id_t *from, const mk_
     case MK_RAFT_APPEND: mk_raft_on_append(r, p, m); return;
     case MK_RAFT_APPEND_RESP: mk_raft_on_append_resp(r, p, m); return;
     case MK_RAFT_VOTE_RESP: on_vote_resp(r, p, m, false); return;
-    default: return;  /* NeedSnapshot: snapshot sync comes with the groups runtime */
+    case MK_RAFT_NEED_SNAPSHOT: mk_raft_on_need_snapshot(r, p, m); return;
+    default: return;
     }
 }
 
@@ -487,6 +497,8 @@ bool mk_raft_ready(mk_raft_t *r, mk_raft_ready_t *out) {
     r->ev_sync_stuck = false;
     out->recovered = r->ev_recovered;
     r->ev_recovered = false;
+    out->snapshot_wanted = r->ev_snapshot_wanted;
+    r->ev_snapshot_wanted = false;
     out->apply_from = r->applied + 1;
     out->apply_to = r->commit < r->applied + MK_RAFT_APPLY_BATCH ? r->commit : r->applied + MK_RAFT_APPLY_BATCH;
     r->applying = out->apply_to > r->applied ? out->apply_to : r->applied;
@@ -496,7 +508,8 @@ bool mk_raft_ready(mk_raft_t *r, mk_raft_ready_t *out) {
     out->diverged = r->ev_diverged;
     r->ev_role = r->ev_leader = r->ev_config = r->ev_diverged = false;
     r->state_dirty = r->log_dirty = false;
-    return out->must_sync || out->nmsgs || out->nsync_msgs || out->sync_stuck || out->recovered || out->nreads ||
+    return out->must_sync || out->nmsgs || out->nsync_msgs || out->sync_stuck || out->recovered ||
+           out->snapshot_wanted || out->nreads ||
            out->nresults ||
            out->apply_to >= out->apply_from ||
            out->role_changed || out->leader_changed || out->config_changed || out->diverged;
@@ -532,12 +545,15 @@ void mk_raft_status(const mk_raft_t *r, mk_raft_status_t *out) {
     out->syncing = r->sync != NULL;
     out->sync_sessions = r->sync_sessions;
     out->recoveries = r->recoveries;
+    out->snapshotting = r->snap_active;
+    out->has_commands = r->meta.has_commands;
+    out->snapshot_installs = r->snap_installs;
     out->commit = r->commit;
     out->applied = r->applied;
     out->last = r->store->vt->last(r->store->self);
     out->incarnation = r->meta.incarnation;
     out->online = r->role == MK_RAFT_LEADER ? r->noop_index && r->commit >= r->noop_index
-                                            : r->has_leader && r->ever_accepted && !r->sync &&
+                                            : r->has_leader && r->ever_accepted && !r->sync && !r->snap_active &&
                                                   r->now - r->last_accept_at < (int64_t)r->cfg.cc.election_timeout_ms;
     out->nvoters = r->config.nvoters;
     memcpy(out->voters, r->config.voters, r->config.nvoters * sizeof *out->voters);

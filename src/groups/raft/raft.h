@@ -30,6 +30,14 @@ typedef struct mk_raft_config {
     /* In-memory stores only (01-decisions): recover on its own once a majority of the voters came back as
      * new incarnations and no leader existed for 2 × voter_removal_timeout. */
     bool auto_recover;
+    /* The machine takes snapshots and sync.kind is MK_SYNC_SNAPSHOT: far-behind followers ask for a
+     * snapshot instead of replaying the log (and NeedSnapshot is honoured). */
+    bool snapshot_sync;
+    /* The configuration in force at the store's base (from the stored snapshot's header), when the log
+     * was compacted: NULL if the store holds its whole history. */
+    const mk_raft_body_t *base_config;
+    mk_index_t base_config_index;
+    mk_index_t applied;               /* the machine already reflects the log up to here (a restored snapshot) */
     /* Test mutation only (the simulator shows its checker catches it): the quorum is a majority of the
      * voters currently bonded, as in the Rust crate, instead of a majority of the configuration. */
     bool test_dynamic_quorum;
@@ -75,6 +83,7 @@ typedef struct mk_raft_ready {
     size_t nsync_msgs;
     bool sync_stuck;                  /* a session found no peer holding what it needs */
     bool recovered;                   /* this node wrote a recovery configuration (unsafe_recover) */
+    bool snapshot_wanted;             /* start a snapshot fetch (mk_raft_install_snapshot / _abort end it) */
 } mk_raft_ready_t;
 
 /* Loads the hard state, meta and configuration from the store. NULL + e on a bad config or store. */
@@ -98,6 +107,24 @@ int mk_raft_propose(mk_raft_t *r, int64_t now, uint64_t req_id, const mk_bytes_t
  * Departure to the others first and to *to last (a voter whose bond to the leader is down drops its
  * stickiness). False when not leader or no voter is bonded. */
 bool mk_raft_transfer(mk_raft_t *r, int64_t now, mk_peer_id_t *to);
+/* ---- snapshots (spec 40 §7.2, §8.2) ---- */
+/* The CONFIG body in force at index (last CONFIG entry ≤ index, or the base configuration); *at its
+ * index. False if unknown. */
+bool mk_raft_config_at(mk_raft_t *r, mk_index_t index, mk_raft_body_t *out, mk_index_t *at);
+/* Leader: appends SNAPSHOT_MARKER{requester, req_id, requested_at_ms} (one pending per requester).
+ * MK_OK, MK_EALREADY (one is pending), MK_EOFFLINE (not leader). */
+int mk_raft_propose_marker(mk_raft_t *r, int64_t now, const mk_peer_id_t *requester, uint64_t req_id,
+                           uint64_t requested_at_ms);
+/* The driver installed the machine state of a snapshot at `anchor` (config and has_commands from its
+ * header): the log restarts empty with anchor as its base; commit = applied = anchor. MK_OK, MK_EALREADY
+ * (not above the commit index: nothing changed), MK_EINVAL. Ends the snapshot-sync mode. */
+int mk_raft_install_snapshot(mk_raft_t *r, int64_t now, mk_cursor_t anchor, const mk_raft_body_t *config,
+                             mk_index_t config_index, bool has_commands, mk_error_t *e);
+/* The driver gave up the snapshot fetch (the next AppendEntries may start another). */
+void mk_raft_snapshot_abort(mk_raft_t *r, int64_t now);
+/* Compaction: prunes the log up to `upto` (≤ applied and commit) after the driver stored a snapshot at
+ * or above it. MK_OK, MK_EINVAL, MK_EIO. */
+int mk_raft_compact(mk_raft_t *r, mk_index_t upto);
 /* Operator escape hatch (spec 40 §3.7): on a node that has seen no leader for election_timeout, writes
  * at a new term a CONFIG of itself plus its bonded same-origin non-observers (≤ max_voters) and
  * campaigns. May lose committed entries. MK_OK, MK_EBUSY (a leader was seen lately), MK_EALREADY
@@ -121,6 +148,9 @@ typedef struct mk_raft_status {
     bool has_leader, is_voter, has_origin, diverged, online, fatal, syncing;
     uint64_t sync_sessions;           /* log-replay sessions started so far */
     uint64_t recoveries;              /* recovery configurations written (manual or automatic) */
+    bool snapshotting;                /* a snapshot sync is under way */
+    bool has_commands;
+    uint64_t snapshot_installs;
     mk_peer_id_t leader;
     mk_id_t origin;
     mk_index_t commit, applied;

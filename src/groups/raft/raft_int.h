@@ -124,6 +124,14 @@ struct mk_raft {
     uint64_t sync_sessions;
     mk_gsync_outbox_t out_sync; /* sync messages to send (sessions and provider answers) */
     bool ev_sync_stuck;
+    /* snapshots (snap.c) */
+    mk_rconfig_t base_config;   /* the configuration in force at the log's base (from its snapshot) */
+    struct { mk_peer_id_t peer; mk_index_t index; } pending_markers[MK_RAFT_MAX_PEERS];
+    size_t npending_markers;
+    bool snap_active;           /* follower: a snapshot sync is under way (the driver fetches) */
+    bool ev_snapshot_wanted;
+    mk_index_t snap_leader_commit;
+    uint64_t snap_installs;
     /* recovery (recover.c) */
     int64_t recovered_at;
     uint64_t recoveries;
@@ -190,6 +198,12 @@ void mk_raft_reads_check(mk_raft_t *r);                                 /* leade
 void mk_raft_fwd_tick(mk_raft_t *r);                                    /* deadlines, (re)sends */
 void mk_raft_lost_leadership(mk_raft_t *r);                             /* fail leader-side reads */
 void mk_raft_sessions_rebuild(mk_raft_t *r);
+
+/* ---- snap.c ---- */
+void mk_raft_base_config_set(mk_raft_t *r, mk_index_t index, const mk_raft_body_t *b);
+/* Follower: enters snapshot-sync mode (true), or false when this node cannot take snapshots. */
+bool mk_raft_snapshot_begin(mk_raft_t *r, const mk_peer_id_t *leader, mk_index_t leader_commit);
+void mk_raft_on_need_snapshot(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m);
 
 /* ---- recover.c ---- */
 void mk_raft_auto_recover_tick(mk_raft_t *r);

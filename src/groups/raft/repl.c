@@ -56,7 +56,14 @@ void mk_raft_lost_leadership(mk_raft_t *r) {
 static void send_append(mk_raft_t *r, mk_rpeer_t *p, mk_index_t prev, mk_index_t upto, mk_index_t *sent_last) {
     bool ok;
     mk_term_t prev_term = mk_raft_term_at(r, prev, &ok);
-    if (!ok) return;  /* compacted below the peer's need: snapshot sync comes with the groups runtime */
+    if (!ok) {  /* compacted below what the peer needs: it must install a snapshot (§8.2) */
+        mk_raft_msg_t ns = {.kind = MK_RAFT_NEED_SNAPSHOT, .need_snapshot = {.term = r->hs.term, .leader_commit = r->commit}};
+        mk_raft_send(r, &p->id, &ns);
+        p->state = MK_PROG_SYNCING;
+        p->inflight = 0;
+        if (sent_last) *sent_last = prev;
+        return;
+    }
     mk_log_entry_t ents[256];
     size_t n = 0;
     size_t cap = r->cfg.cc.max_append_entries < 256 ? r->cfg.cc.max_append_entries : 256;
@@ -134,7 +141,7 @@ void mk_raft_on_append(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m) {
     resp.append_resp.term = r->hs.term;
     resp.append_resp.read_seq = m->append.read_seq;
     mk_cursor_t last = mk_raft_last(r);
-    if (r->sync) {  /* catching up from peers: live entries are dropped, the leader waits */
+    if (r->sync || r->snap_active) {  /* catching up from peers: live entries are dropped, the leader waits */
         resp.append_resp.syncing = true;
         resp.append_resp.conflict_index = last.index + 1;
         mk_raft_send(r, &p->id, &resp);

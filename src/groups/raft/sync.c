@@ -30,9 +30,11 @@ void mk_raft_sync_abort(mk_raft_t *r) {
 }
 
 bool mk_raft_sync_maybe_start(mk_raft_t *r, const mk_rpeer_t *leader, const mk_raft_msg_t *m) {
-    if (r->sync) return true;
+    if (r->sync || r->snap_active) return true;
     if (!m->has_origin || m->append.commit <= r->commit || m->append.commit - r->commit <= replay_batch(r)) return false;
     if (r->meta.has_origin && !mk_id_eq(&r->meta.origin, &m->origin)) return false;
+    if (r->cfg.snapshot_sync && r->cfg.sync.kind == MK_SYNC_SNAPSHOT)  /* §8.2: instead of log replay */
+        return mk_raft_snapshot_begin(r, &leader->id, m->append.commit);
     bool ok;
     mk_term_t ct = mk_raft_term_at(r, r->commit, &ok);
     if (!ok) return false;
@@ -127,8 +129,13 @@ void mk_raft_sync_ready(mk_raft_t *r) {
             rd.msgs[i].bytes = (mk_buf_t)MK_BUF_INIT;
         }
         for (size_t i = 0; i < rd.nwrites && !r->fatal; i++) write_run(r, &rd.writes[i]);
-        if (rd.stuck_changed && rd.stuck) r->ev_sync_stuck = true;
+        bool stuck = rd.stuck_changed && rd.stuck;
         mk_replay_advance(r->sync, &rd);
+        if (stuck && r->cfg.snapshot_sync) {  /* the entries are pruned everywhere: a snapshot instead */
+            mk_raft_snapshot_begin(r, r->has_leader ? &r->leader : NULL, 0);
+            return;
+        }
+        if (stuck) r->ev_sync_stuck = true;
     }
     if (r->sync && mk_replay_done(r->sync)) mk_raft_sync_abort(r);
 }
