@@ -352,6 +352,11 @@ void mk_gstate_process(mk_gstate_t *g) {
         }
         if (rd.config_changed || rd.recovered) mk_gstate_emit(g, MK_GROUP_EV_CONFIG, NULL, 0);
         if (rd.snapshot_wanted) mk_gsnap_fetch_start(g);
+        if (rd.leader_changed && g->fetch) {
+            mk_raft_status_t ls;
+            mk_raft_status(g->raft, &ls);
+            mk_gsnap_fetch_leader(g, ls.has_leader ? &ls.leader : NULL);
+        }
         mk_raft_advance(g->raft, &rd, g->applied);
         after_apply(g);
         drain_backlog(g);
@@ -375,6 +380,7 @@ void mk_gstate_bond_up(mk_gstate_t *g, mk_bond_t *b) {
 
 void mk_gstate_bond_down(mk_gstate_t *g, mk_bond_t *b) {
     if (g->raft && !g->terminated) mk_raft_peer_down(g->raft, mk_groups_now(), &b->peer);
+    mk_gsnap_fetch_peer_down(g, &b->peer);
     g->bonds_seq++;
     mk_gauge_add(g->m_bonds, -1);
     mk_gstate_emit(g, MK_GROUP_EV_BOND_DOWN, &b->peer, 0);

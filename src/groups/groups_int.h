@@ -246,5 +246,7 @@ int mk_gsnap_restore(mk_gstate_t *g, mk_raft_body_t *base, mk_index_t *base_inde
 void mk_gsnap_fetch_start(mk_gstate_t *g);
 void mk_gsnap_fetch_step(mk_gstate_t *g, const mk_peer_id_t *from, const mk_gsync_msg_t *m);
 void mk_gsnap_fetch_stop(mk_gstate_t *g);
+void mk_gsnap_fetch_peer_down(mk_gstate_t *g, const mk_peer_id_t *peer);
+void mk_gsnap_fetch_leader(mk_gstate_t *g, const mk_peer_id_t *leader);
 
 #endif

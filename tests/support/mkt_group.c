@@ -42,6 +42,70 @@ static void counter_destroy(void *self) {
     c->destroyed = true;
 }
 
+/* snapshots: one item, {value, applied} */
+struct mk_sm_snapshot { int64_t value; uint64_t applied; };
+typedef struct { int64_t value; uint64_t applied; bool got; } counter_install_t;
+
+static mk_sm_snapshot_t *counter_snap(void *self) {
+    mkt_counter_t *c = self;
+    mk_sm_snapshot_t *s = malloc(sizeof *s);
+    if (s) s->value = c->value, s->applied = c->applied;
+    c->snapshots++;
+    return s;
+}
+static uint64_t counter_snap_len(const mk_sm_snapshot_t *s) {
+    (void)s;
+    return 1;
+}
+static int counter_snap_read(const mk_sm_snapshot_t *s, uint64_t from, uint64_t to, mk_item_writer_t *w) {
+    if (from != 0 || to != 1) return MK_EINVAL;
+    uint8_t item[16];
+    memcpy(item, &s->value, 8);
+    memcpy(item + 8, &s->applied, 8);
+    return mk_item_writer_put(w, item, sizeof item);
+}
+static void counter_snap_free(mk_sm_snapshot_t *s) { free(s); }
+static void *counter_install_begin(void *self, uint64_t n) {
+    (void)self, (void)n;
+    return calloc(1, sizeof(counter_install_t));
+}
+static int counter_install_put(void *self, void *inst, const void *item, size_t len) {
+    (void)self;
+    counter_install_t *i = inst;
+    if (len != 16 || i->got) return MK_EINVAL;
+    memcpy(&i->value, item, 8);
+    memcpy(&i->applied, (const uint8_t *)item + 8, 8);
+    i->got = true;
+    return MK_OK;
+}
+static int counter_install_end(void *self, void *inst, bool ok) {
+    mkt_counter_t *c = self;
+    counter_install_t *i = inst;
+    int rc = MK_OK;
+    if (ok && i && i->got) {
+        c->value = i->value;
+        c->applied = i->applied;
+        c->installs++;
+    } else if (ok) {
+        rc = MK_EINVAL;
+    }
+    free(i);
+    return rc;
+}
+
+const mk_state_machine_t MKT_COUNTER_SNAP = {.signature = counter_sig,
+                                             .apply = counter_apply,
+                                             .query = counter_query,
+                                             .leadership = counter_lead,
+                                             .snapshot_create = counter_snap,
+                                             .snapshot_len = counter_snap_len,
+                                             .snapshot_read = counter_snap_read,
+                                             .snapshot_free = counter_snap_free,
+                                             .install_begin = counter_install_begin,
+                                             .install_put = counter_install_put,
+                                             .install_end = counter_install_end,
+                                             .destroy = counter_destroy};
+
 const mk_state_machine_t MKT_COUNTER = {.signature = counter_sig,
                                         .apply = counter_apply,
                                         .query = counter_query,

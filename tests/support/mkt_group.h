@@ -13,9 +13,12 @@ typedef struct mkt_counter {
     uint64_t applied;            /* commands seen */
     mk_leadership_t lead;        /* leadership preference (default Normal) */
     bool destroyed;
+    uint64_t snapshots, installs;  /* snapshots taken / installed (MKT_COUNTER_SNAP) */
 } mkt_counter_t;
 
 extern const mk_state_machine_t MKT_COUNTER;
+/* The same counter with the snapshot set: one item {value, applied}. */
+extern const mk_state_machine_t MKT_COUNTER_SNAP;
 
 /* Encodes inc(n) / dec(n) into out[5]. */
 void mkt_counter_inc(uint8_t out[5], uint32_t n);
