@@ -145,6 +145,10 @@ void mk_dial_start(mk_link_t *l) {
     l->started_us = mk_now_us();
     l->dial_all_timeouts = true;
     l->dial_last_errno = ECONNREFUSED;
+    if (MK_NET_BLOCKED(l->net, &l->peer)) {  /* test hook: refused, as if no address answered */
+        l->dial_all_timeouts = false;
+        l->dial_next = (uint8_t)l->to.naddrs;
+    }
     /* The first attempt runs on the next loop turn, so that no outcome (an immediate refusal included)
      * reaches the caller's callbacks before mk_link_dial has returned the link. */
     if (!l->dial_stagger) l->dial_stagger = evtimer_new(l->net->base, on_stagger, l);

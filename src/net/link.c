@@ -227,6 +227,7 @@ static void send_fin(mk_link_t *l) {
 }
 
 static void write_close_frame(mk_link_t *l, uint32_t code, const char *reason) {
+    if (MK_NET_BLOCKED(l->net, &l->peer)) return;  /* test hook: lost on the way */
     mk_buf_t b = MK_BUF_INIT;
     if (mk_control_encode_close(code, reason, &b) == MK_OK)
         bufferevent_write(l->bev, b.ptr, b.len);
@@ -370,6 +371,12 @@ static void on_tls_up(mk_link_t *l) {
     if (!l->dialer || mk_id_is_zero(&l->tls.expected)) {  /* acceptor, or a dial on trust-on-first-use */
         l->peer = l->tls.got;
         mk_id_short(&l->peer, l->peer_short);
+    }
+    if (MK_NET_BLOCKED(n, &l->peer)) {  /* test hook: a peer cut off never gets a link */
+        mk_error_t err;
+        MK_ERR(&err, MK_EUNREACH, "peer %s is blocked by a test hook", l->peer_short);
+        mk_link_fail_open(l, MK_EUNREACH, &err);
+        return;
     }
     if (!mk_tls_selected_alpn(l->ssl, alpn) || (l->dialer && strcmp(alpn, l->alpn) != 0)) {
         mk_net_count_hs_failure(n, l->dialer, "alpn");
@@ -546,8 +553,12 @@ static bool parse_one(mk_link_t *l, struct evbuffer *in) {
 static void on_read(struct bufferevent *bev, void *arg) {
     mk_link_t *l = arg;
     int64_t t0 = mk_now_us();
-    mk_link_retain(l);
     struct evbuffer *in = bufferevent_get_input(bev);
+    if (MK_NET_BLOCKED(l->net, &l->peer)) {  /* test hook: whatever the peer sent is lost */
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    mk_link_retain(l);
     while ((l->phase == MK_LINK_OPEN || l->phase == MK_LINK_HELLO) && !l->paused_by_user && !l->paused_by_queue) {
         if (!parse_one(l, in)) break;
     }
@@ -631,6 +642,7 @@ void mk_link_adopt_socket(mk_link_t *l, int fd) {
 int mk_link_writev(mk_link_t *l, const mk_bytes_t *parts, size_t nparts) {
     if (l->phase != MK_LINK_OPEN && l->phase != MK_LINK_HELLO) return MK_ECLOSED;
     if (!l->dialer && l->phase != MK_LINK_OPEN) return MK_ECLOSED;
+    if (MK_NET_BLOCKED(l->net, &l->peer)) return MK_OK;  /* test hook: the frame is lost on the way */
     size_t total = 0;
     for (size_t i = 0; i < nparts; i++) total += parts[i].len;
     if (total > mk_sess_send_limit(&l->sess)) return MK_E2BIG;
@@ -704,7 +716,7 @@ void mk_link_drain_outbox(mk_network_t *n, void *arg) {
     atomic_fetch_add_explicit(&l->sock_out, out.len, memory_order_relaxed);
     pthread_mutex_unlock(&l->mu);
     struct evbuffer *ob = l->bev ? bufferevent_get_output(l->bev) : NULL;
-    if (ob && (l->phase == MK_LINK_OPEN || l->phase == MK_LINK_HELLO) && out.len) {
+    if (ob && (l->phase == MK_LINK_OPEN || l->phase == MK_LINK_HELLO) && out.len && !MK_NET_BLOCKED(l->net, &l->peer)) {
         if (out.len < MK_COPY_MAX) {
             evbuffer_add(ob, out.ptr, out.len);  /* small: coalesce with what is queued */
         } else if (evbuffer_add_reference(ob, out.ptr, out.len, free_ref, NULL) == 0) {
@@ -769,5 +781,40 @@ void mk_link_test_cut(mk_link_t *l) {
         mk_loop_post(n, cut_cmd, l, cut_dispose);
     }
     pthread_mutex_unlock(&l->mu);
+}
+
+/* ---- fault injection: blocked peers (see mk_net_test_block_peer) ---- */
+
+bool mk_net_test_blocked(const mk_network_t *n, const mk_peer_id_t *peer) {
+    for (size_t i = 0; i < n->ntest_blocked; i++)
+        if (mk_id_eq(&n->test_blocked[i], peer)) return true;
+    return false;
+}
+
+typedef struct block_arg {
+    mk_peer_id_t peer;
+    bool block;
+    int rc;
+} block_arg_t;
+
+static void block_cmd(mk_network_t *n, void *arg) {
+    block_arg_t *a = arg;
+    for (size_t i = 0; i < n->ntest_blocked; i++)
+        if (mk_id_eq(&n->test_blocked[i], &a->peer)) {
+            if (!a->block) n->test_blocked[i] = n->test_blocked[--n->ntest_blocked];
+            return;
+        }
+    if (!a->block) return;
+    if (n->ntest_blocked == MK_TEST_BLOCKED_MAX) {
+        a->rc = MK_EFULL;
+        return;
+    }
+    n->test_blocked[n->ntest_blocked++] = a->peer;
+}
+
+int mk_net_test_block_peer(mk_network_t *n, const mk_peer_id_t *peer, bool block) {
+    block_arg_t a = {*peer, block, MK_OK};
+    int rc = mk_loop_call(n, block_cmd, &a, 5000, NULL);
+    return rc != MK_OK ? rc : a.rc;
 }
 #endif

@@ -117,6 +117,12 @@ void mk_link_test_cut_now(mk_link_t *l);
 /* Test hook: frees the network like a crash: no subsystem stop hooks (no departure), every link cut
  * with a reset. Not on the loop thread. */
 void mk_network_test_kill(mk_network_t *n);
+/* Test hook (fault injection, 01-decisions): while blocked, n's link layer silently drops every frame
+ * to and from `peer` on links that exist (they stay open until their users' liveness checks end them),
+ * fails new dials to it at once (MK_EUNREACH) and drops inbound links from it once TLS names it. Block
+ * on both nodes for a symmetric partition. At most 16 peers per network; MK_OK, MK_EFULL. Not on the
+ * loop thread. */
+int mk_net_test_block_peer(mk_network_t *n, const mk_peer_id_t *peer, bool block);
 #endif
 
 #endif

@@ -12,6 +12,7 @@
 
 #define MK_ROUTES_MAX 32
 #define MK_BOOK_MAX 4096
+#define MK_TEST_BLOCKED_MAX 16
 
 enum { MK_NET_ONLINE = 1, MK_NET_STOPPING = 2 };
 
@@ -95,6 +96,10 @@ struct mk_network {
     mk_subsystem_t subsys[MK_SUBSYS_COUNT];
     bool started;                       /* mk_net_start succeeded: the loop thread runs */
     bool killed;                        /* test hook: stop like a crash */
+#ifdef MK_TEST_HOOKS
+    mk_peer_id_t test_blocked[MK_TEST_BLOCKED_MAX];  /* loop: peers cut off by mk_net_test_block_peer */
+    size_t ntest_blocked;
+#endif
 
     /* metrics handles */
     mk_gauge_t *m_pending;
@@ -243,5 +248,14 @@ void mk_net_count_close(mk_network_t *n, const char *alpn, uint32_t code, bool r
 void mk_net_count_hs_failure(mk_network_t *n, bool dialer, const char *reason);
 void mk_net_count_violation(mk_network_t *n, const char *alpn, const char *what);
 void mk_net_count_opened(mk_network_t *n, const char *alpn, bool dialer);
+
+/* Test hook (link.c, loop): true while mk_net_test_block_peer cuts `peer` off; always false in
+ * builds without MK_TEST_HOOKS. */
+#ifdef MK_TEST_HOOKS
+bool mk_net_test_blocked(const mk_network_t *n, const mk_peer_id_t *peer);
+#define MK_NET_BLOCKED(n, peer) ((n) && (n)->ntest_blocked && mk_net_test_blocked((n), (peer)))
+#else
+#define MK_NET_BLOCKED(n, peer) false
+#endif
 
 #endif

@@ -38,6 +38,7 @@ int mk_raft_config_load(mk_raft_t *r) {
         *slot = i;
     }
     if (r->config_log.n && load_config_at(r, r->config_log.v[r->config_log.n - 1], &r->config) != MK_OK) return MK_EPROTO;
+    if (!r->config_log.n) r->config = r->base_config;  /* compacted: the snapshot's */
     return MK_OK;
 }
 
@@ -45,6 +46,7 @@ void mk_raft_config_on_append(mk_raft_t *r, const mk_log_entry_t *e) {
     if (e->kind == MK_ENTRY_COMMAND && !r->meta.has_commands) {
         r->meta.has_commands = true;
         r->state_dirty = true;
+        mk_raft_divergence_check(r);  /* a peer of another origin now diverges from us */
     }
     if (e->kind != MK_ENTRY_CONFIG) return;
     mk_raft_body_t b;
@@ -73,6 +75,7 @@ void mk_raft_config_on_truncate(mk_raft_t *r, mk_index_t from) {
     memset(&r->config, 0, sizeof r->config);
     if (r->config_log.n && load_config_at(r, r->config_log.v[r->config_log.n - 1], &r->config) != MK_OK)
         mk_raft_fatal(r, "the previous CONFIG entry cannot be read back");
+    if (!r->config_log.n) r->config = r->base_config;
     r->ev_config = true;
 }
 
@@ -166,12 +169,15 @@ void mk_raft_on_hello(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m) {
 
 /* diverged: some bonded peer currently reports another origin that we do not give ours up for. The
  * histories stay apart (each keeps electing and committing on its own side); the flag clears when no
- * such peer is bonded any more (one side was wiped or joined the other). */
+ * such peer is bonded any more (one side was wiped or joined the other). A peer whose origin we would
+ * abandon ours for (§3.9: no command here, and it has commands or a lower origin; its Hello may predate
+ * our adopting an origin) is no divergence: its next Hello makes us abandon. */
 void mk_raft_divergence_check(mk_raft_t *r) {
     bool d = false;
     for (size_t i = 0; i < r->npeers && r->meta.has_origin; i++) {
         const mk_rpeer_t *p = &r->peers[i];
-        d |= p->bonded && p->hello && p->has_origin && !mk_id_eq(&p->origin, &r->meta.origin);
+        d |= p->bonded && p->hello && p->has_origin && !mk_id_eq(&p->origin, &r->meta.origin) &&
+             (r->meta.has_commands || (!p->has_commands && mk_id_cmp(&p->origin, &r->meta.origin) > 0));
     }
     if (d && !r->diverged) r->ev_diverged = true;
     r->diverged = d;
