@@ -4,23 +4,41 @@
  * changes and leadership preferences, with clients on a register and a counter. Invariants are checked
  * after every event (checks.c); histories are checked for linearizability at the end; every run ends
  * with a quiet period after which a leader must exist and a fresh command must commit.
- *   --scenario random | minority_leader | minority_leader3 | split_bootstrap
+ *   --scenario random | minority_leader | minority_leader3 | split_bootstrap | rolling_restart |
+ *              rolling_restart_mem | flapping_links | config_churn   (the last four: groups/scenarios.c)
  *   --mutate dynamic_quorum   (the Rust-like quorum; with --expect-violation the run must fail)
  *   --seeds N / --seed S [--trace]   (a failing seed prints the line that replays it)
  *   --check-determinism       (runs each seed twice and compares trace digests) */
 #include "sim/groups/model.h"
+#include "sim/groups/scenarios.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { SC_RANDOM, SC_MINORITY_LEADER, SC_MINORITY_LEADER3, SC_SPLIT_BOOTSTRAP } scenario_t;
+/* SC_ROLLING_RESTART and after map onto gsc_kind_t in order. slow_follower_sync (spec 40 §11.2:
+ * replay and snapshot under load) joins them once snapshot sync is wired into the simulator. */
+typedef enum {
+    SC_RANDOM,
+    SC_MINORITY_LEADER,
+    SC_MINORITY_LEADER3,
+    SC_SPLIT_BOOTSTRAP,
+    SC_ROLLING_RESTART,
+    SC_ROLLING_RESTART_MEM,
+    SC_FLAPPING_LINKS,
+    SC_CONFIG_CHURN,
+    SC_COUNT
+} scenario_t;
+static const char *const scenario_names[SC_COUNT] = {
+    "random", "minority_leader", "minority_leader3", "split_bootstrap",
+    "rolling_restart", "rolling_restart_mem", "flapping_links", "config_churn"};
 
 typedef struct result {
     bool violated;
     char digest[17];
     uint64_t events, ops_ok, ops_unknown, elections, configs, crashes, partitions, transfers, sync_msgs;
     int n;
+    gsc_stats_t sc;                 /* what a scenario of scenarios.c measured */
 } result_t;
 
 static void periodic_matching(sim_t *s, void *a, uint64_t b) {
@@ -195,23 +213,24 @@ static void run_seed(scenario_t sc, uint64_t seed, bool trace, bool dyn, result_
         p.max_voters = (uint32_t)p.n;
         p.bootstrap_expect = sc == SC_SPLIT_BOOTSTRAP ? (uint32_t)(p.n / 2) : (uint32_t)p.n;
     }
+    if (sc >= SC_ROLLING_RESTART) gsc_params((gsc_kind_t)(sc - SC_ROLLING_RESTART), &s, &p);
     gworld_t *w = calloc(1, sizeof *w);
     if (!w) abort();
     gw_init(w, &s, &p);
     for (int c = 0; c < 8; c++) w->client_node[c] = -1;
     if (sc != SC_RANDOM)
         for (int i = 0; i < p.n; i++) w->nodes[i].pref = (mk_leadership_t){MK_LEAD_NORMAL, 1};
+    if (sc >= SC_ROLLING_RESTART) gsc_setup((gsc_kind_t)(sc - SC_ROLLING_RESTART), w);
     sim_at(&s, 5 * SEC, periodic_matching, w, 0);
     switch (sc) {
     case SC_RANDOM: run_random(w); break;
     case SC_MINORITY_LEADER: run_minority_leader(w, false); break;
     case SC_MINORITY_LEADER3: run_minority_leader(w, true); break;
     case SC_SPLIT_BOOTSTRAP: run_split_bootstrap(w, sim_below(&s, 2)); break;
+    default: gsc_run((gsc_kind_t)(sc - SC_ROLLING_RESTART), w, &res->sc); break;
     }
     if (s.violated && sc != SC_RANDOM)
-        printf("  (replay with: tests/sim/replay %llu --scenario %s%s)\n", (unsigned long long)seed,
-               sc == SC_MINORITY_LEADER ? "minority_leader" : sc == SC_MINORITY_LEADER3 ? "minority_leader3"
-                                                                                       : "split_bootstrap",
+        printf("  (replay with: tests/sim/replay %llu --scenario %s%s)\n", (unsigned long long)seed, scenario_names[sc],
                dyn ? " --mutate dynamic_quorum" : "");
     if (s.violated && trace) {  /* the state at the violation, for the replay */
         for (int i = 0; i < p.n; i++) {
@@ -256,7 +275,8 @@ static void run_seed(scenario_t sc, uint64_t seed, bool trace, bool dyn, result_
 
 static void usage(void) {
     fprintf(stderr, "usage: groups-sim [--seeds N] [--seed S] [--trace] [--scenario random|minority_leader|"
-                    "minority_leader3|split_bootstrap]\n"
+                    "minority_leader3|split_bootstrap|\n"
+                    "                  rolling_restart|rolling_restart_mem|flapping_links|config_churn]\n"
                     "                  [--mutate dynamic_quorum] [--expect-violation] [--check-determinism]\n");
 }
 
@@ -268,11 +288,10 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--scenario") && i + 1 < argc) {
             const char *v = argv[++i];
-            if (!strcmp(v, "random")) sc = SC_RANDOM;
-            else if (!strcmp(v, "minority_leader")) sc = SC_MINORITY_LEADER;
-            else if (!strcmp(v, "minority_leader3")) sc = SC_MINORITY_LEADER3;
-            else if (!strcmp(v, "split_bootstrap")) sc = SC_SPLIT_BOOTSTRAP;
-            else {
+            sc = SC_COUNT;
+            for (int k = 0; k < SC_COUNT; k++)
+                if (!strcmp(v, scenario_names[k])) sc = (scenario_t)k;
+            if (sc == SC_COUNT) {
                 usage();
                 return 2;
             }
@@ -287,11 +306,13 @@ int main(int argc, char **argv) {
         }
     }
     uint64_t violations = 0, events = 0, ok = 0, unknown = 0, elections = 0, configs = 0, crashes = 0, parts = 0, transfers = 0, sync_msgs = 0;
+    gsc_stats_t scstats = {0};
     for (uint64_t k = 0; k < o.seeds; k++) {
         uint64_t seed = o.seed + k;
         result_t r = {0};
         run_seed(sc, seed, o.trace, dyn, &r);
         violations += r.violated;
+        gsc_stats_add(&scstats, &r.sc);
         events += r.events, ok += r.ops_ok, unknown += r.ops_unknown, elections += r.elections;
         configs += r.configs, crashes += r.crashes, parts += r.partitions, transfers += r.transfers, sync_msgs += r.sync_msgs;
         if (determinism) {
@@ -305,12 +326,13 @@ int main(int argc, char **argv) {
         }
         if (expect && violations) break;  /* the mutation was caught */
     }
-    printf("{\"sim\":\"groups\",\"scenario\":%d,\"seeds\":%llu,\"violations\":%llu,\"events\":%llu,\"ops_ok\":%llu,"
+    printf("{\"sim\":\"groups\",\"scenario\":\"%s\",\"seeds\":%llu,\"violations\":%llu,\"events\":%llu,\"ops_ok\":%llu,"
            "\"ops_unknown\":%llu,\"leaders\":%llu,\"config_changes\":%llu,\"crashes\":%llu,\"partitions\":%llu,\"transfers\":%llu,\"sync_msgs\":%llu}\n",
-           (int)sc, (unsigned long long)o.seeds, (unsigned long long)violations, (unsigned long long)events,
+           scenario_names[sc], (unsigned long long)o.seeds, (unsigned long long)violations, (unsigned long long)events,
            (unsigned long long)ok, (unsigned long long)unknown, (unsigned long long)elections,
            (unsigned long long)configs, (unsigned long long)crashes, (unsigned long long)parts,
            (unsigned long long)transfers, (unsigned long long)sync_msgs);
+    if (sc >= SC_ROLLING_RESTART) gsc_stats_print(scenario_names[sc], &scstats);
     if (expect) {
         if (!violations) {
             printf("groups-sim: the mutation went unnoticed over %llu seeds\n", (unsigned long long)o.seeds);

@@ -121,6 +121,7 @@ struct mk_raft {
     /* state sync (sync.c) */
     mk_replay_t *sync;          /* follower: a log-replay session in progress */
     mk_id_t sync_origin;
+    int64_t sync_retry_at;      /* no new session before this (the last one found nothing to fetch) */
     uint64_t sync_sessions;
     mk_gsync_outbox_t out_sync; /* sync messages to send (sessions and provider answers) */
     bool ev_sync_stuck;

@@ -32,6 +32,7 @@ void mk_raft_sync_abort(mk_raft_t *r) {
 bool mk_raft_sync_maybe_start(mk_raft_t *r, const mk_rpeer_t *leader, const mk_raft_msg_t *m) {
     if (r->sync || r->snap_active) return true;
     if (!m->has_origin || m->append.commit <= r->commit || m->append.commit - r->commit <= replay_batch(r)) return false;
+    if (r->now < r->sync_retry_at) return false;  /* a session just found nothing to fetch: plain replication */
     if (r->meta.has_origin && !mk_id_eq(&r->meta.origin, &m->origin)) return false;
     if (r->cfg.snapshot_sync && r->cfg.sync.kind == MK_SYNC_SNAPSHOT)  /* §8.2: instead of log replay */
         return mk_raft_snapshot_begin(r, &leader->id, m->append.commit);
@@ -67,9 +68,9 @@ void mk_raft_sync_peer(mk_raft_t *r, const mk_rpeer_t *p, bool up) {
         mk_replay_peer_up(r->sync, r->now, &p->id, r->has_leader && mk_id_eq(&r->leader, &p->id));
 }
 
-void mk_raft_sync_leader(mk_raft_t *r) {
-    if (r->sync) mk_replay_set_leader(r->sync, r->now, r->has_leader ? &r->leader : NULL);
-}
+/* A session aims at the commit index of the leader that started it; another leader may know less (its
+ * commit can lag: nobody could then serve the target). The next AppendEntries decides anew. */
+void mk_raft_sync_leader(mk_raft_t *r) { mk_raft_sync_abort(r); }
 
 void mk_raft_sync_step(mk_raft_t *r, int64_t now, const mk_peer_id_t *from, const mk_gsync_msg_t *m) {
     r->now = now;
@@ -135,7 +136,13 @@ void mk_raft_sync_ready(mk_raft_t *r) {
             mk_raft_snapshot_begin(r, r->has_leader ? &r->leader : NULL, 0);
             return;
         }
-        if (stuck) r->ev_sync_stuck = true;
+        if (stuck) {  /* nobody offers what we need: fall back to the leader's AppendEntries for a while */
+            r->ev_sync_stuck = true;
+            mk_raft_sync_abort(r);
+            r->sync_retry_at = r->now + (int64_t)(r->cfg.sync.replay_fetch_timeout_ms ? r->cfg.sync.replay_fetch_timeout_ms
+                                                                                      : DEFAULT_FETCH_TIMEOUT_MS);
+            return;
+        }
     }
     if (r->sync && mk_replay_done(r->sync)) mk_raft_sync_abort(r);
 }
