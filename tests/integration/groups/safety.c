@@ -148,9 +148,17 @@ static void *minority_main(void *arg) {
 
 /* ---- minority_leader_cannot_commit ---- */
 
+static void long_purge(mk_network_config_t *cfg) { cfg->discovery.purge_after_ms = (uint32_t)mkt_ms(120000); }
+
 static void minority_leader_cannot_commit(void **state) {
     (void)state;
-    mkt_disc_cluster(nets, N, NULL);
+    /* the partition must not outlast discovery's purge: a purged peer across the cut is only found again
+     * through the bootstrap contact (see the closing note on discovery healing) */
+    char boot[MK_ADDR_STR_MAX];
+    nets[0] = mkt_disc_node(NULL, long_purge);
+    mkt_disc_addr(nets[0], boot, sizeof boot);
+    for (int i = 1; i < N; i++) nets[i] = mkt_disc_node(boot, long_purge);
+    mkt_disc_wait_complete(nets, N, 5);
     for (int i = 0; i < N; i++) {
         mk_group_config_t cfg = mkt_group_config("it.groups.safety.minority", &counters[i]);
         groups[i] = mkt_group_join(nets[i], &cfg);
