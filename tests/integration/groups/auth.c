@@ -298,12 +298,61 @@ static void ticket_expiry_timer(void **state) {
     assert_int_equal(mkt_group_value(groups[3], MK_STRONG), 6);
 }
 
+/* ---- two validators: a peer needs a ticket each accepts ---- */
+
+static const mk_ticket_validator_t *second[MAXN];
+static const char *AUDIENCE_B = "it.groups.auth.b";
+
+static void give_second_jwt(mk_network_t *n) {
+    mk_error_t e;
+    mk_peer_id_t id = mk_network_peer_id(n);
+    mk_jwt_builder_t b = {.signer = issuer, .issuer = ISSUER, .audience = AUDIENCE_B,
+                          .expires_at = wall_ms() + 3600 * 1000};
+    mk_ticket_t *t = NULL;
+    assert_int_equal(mk_jwt_build_ticket(&b, &id, wall_ms(), &t, &e), MK_OK);
+    assert_int_equal(mk_discovery_add_ticket(n, t, mkt_ms(2000), &e), MK_OK);
+    mk_ticket_free(t);
+}
+
+static void multiple_ticket_validators(void **state) {
+    (void)state;
+    make_issuer();
+    mkt_disc_cluster(nets, 3, NULL);
+    for (int i = 0; i < 3; i++) give_jwt(nets[i], wall_ms() + 3600 * 1000);  /* audience A: everyone */
+    for (int i = 0; i < 2; i++) give_second_jwt(nets[i]);                     /* audience B: nodes 0, 1 */
+    for (int i = 0; i < 3; i++) {
+        mk_jwt_config_t vc = {.keys = {MK_JWT_KEY_RAW(MK_JWT_HS256, SECRET, sizeof SECRET)},
+                              .issuers = {ISSUER},
+                              .audiences = {AUDIENCE_B}};
+        mk_error_t e;
+        validators[i] = make_validator(NULL);
+        second[i] = mk_jwt_validator_new(&vc, &e);
+        if (!second[i]) fail_msg("mk_jwt_validator_new: %s", e.msg);
+        const mk_ticket_validator_t *both[2] = {validators[i], second[i]};
+        mk_group_config_t cfg = mkt_group_config("it.groups.auth.two", &counters[i]);
+        cfg.validators = both;
+        cfg.n_validators = 2;
+        groups[i] = mkt_group_join(nets[i], &cfg);  /* the validators are referenced by the group */
+    }
+    /* nodes 0 and 1 carry a ticket for each validator and bond; node 2 lacks B's and is refused */
+    MKT_WAIT_UNTIL(bond_to(0, 1, NULL) && bond_to(1, 0, NULL), 10);
+    MKT_WAIT_UNTIL(closes_403(2) + closes_403(0) + closes_403(1) >= 1, 10);
+    assert_false(bond_to(0, 2, NULL));
+    assert_false(bond_to(1, 2, NULL));
+    assert_int_equal(nbonds(2), 0);
+    /* with B's ticket too, node 2 is admitted */
+    give_second_jwt(nets[2]);
+    MKT_WAIT_UNTIL(nbonds(2) == 2, 10);
+    for (int i = 0; i < 3; i++) mk_ticket_validator_unref(second[i]), second[i] = NULL;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(jwt_authorized_peers_can_bond, teardown),
         cmocka_unit_test_teardown(group_key_derived_from_jwt_validator, teardown),
         cmocka_unit_test_teardown(mismatched_jwt_auth_config_prevents_bonding, teardown),
         cmocka_unit_test_teardown(ticket_expiry_timer, teardown),
+        cmocka_unit_test_teardown(multiple_ticket_validators, teardown),
     };
     return mkt_run("integration.groups.auth", tests, sizeof tests / sizeof tests[0]);
 }
