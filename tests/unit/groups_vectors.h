@@ -1,6 +1,7 @@
 /* unit/groups_vectors.h — frozen group identity and bond proof vectors (spec 40 §1, §2.2, §8.3, §11.3).
  * Computed once with this code, reviewed, then fixed: a change here changes every GroupId or breaks
- * bonds with older nodes. test_identity.c and test_bond_wire.c also rebuild the hashed byte strings by
+ * bonds with older nodes. Review (2026-12-02): all nine recomputed from the spec's definitions with an
+ * independent BLAKE3 (tests/interop/groups_vectors/, @noble/hashes 1.4.0) and equal. test_identity.c and test_bond_wire.c also rebuild the hashed byte strings by
  * hand, so the layout (labels, order, widths, endianness) is checked, not only self-consistency.
  *
  * Inputs:
