@@ -1,14 +1,21 @@
 /* tests/sim/groups-sim.c — the deterministic Raft simulator (spec 40 §11.2): the real consensus core
  * on 1–7 simulated nodes under partitions (symmetric and one-way), drops, duplicates, reordering,
- * delays, crashes that keep only what was synced, restarts with lost disks, learners, membership
- * changes and leadership preferences, with clients on a register and a counter. Invariants are checked
- * after every event (checks.c); histories are checked for linearizability at the end; every run ends
- * with a quiet period after which a leader must exist and a fresh command must commit.
+ * delays, crashes that keep only what was synced, restarts with lost disks, planned departures with
+ * leadership hand-over, learners, membership changes and leadership preferences, state sync by log
+ * replay or snapshots (half the seeds each, with log compaction in a third), with clients on a register
+ * and a counter. Invariants are checked after every event (checks.c); histories are checked for
+ * linearizability at the end; every run ends with a quiet period after which a leader must exist and a
+ * fresh command must commit.
  *   --scenario random | minority_leader | minority_leader3 | split_bootstrap | rolling_restart |
- *              rolling_restart_mem | flapping_links | config_churn   (the last four: groups/scenarios.c)
+ *              rolling_restart_mem | flapping_links | config_churn | slow_follower_sync
+ *              (the last five: groups/scenarios.c)
  *   --mutate dynamic_quorum   (the Rust-like quorum; with --expect-violation the run must fail)
  *   --seeds N / --seed S [--trace]   (a failing seed prints the line that replays it)
- *   --check-determinism       (runs each seed twice and compares trace digests) */
+ *   --check-determinism       (runs each seed twice and compares trace digests)
+ *   --sync replay|snapshot    (every seed uses that state sync; log replay never compacts)
+ *   --strict-known            (the known core issues are violations instead of ending the run quietly)
+ *   --as-runtime install_unstored | covered_call_fails   (behave as the runtime does today where the
+ *                             simulator deliberately does not; see groups/snaps.c and clients.c) */
 #include "sim/groups/model.h"
 #include "sim/groups/scenarios.h"
 
@@ -16,8 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* SC_ROLLING_RESTART and after map onto gsc_kind_t in order. slow_follower_sync (spec 40 §11.2:
- * replay and snapshot under load) joins them once snapshot sync is wired into the simulator. */
+/* SC_ROLLING_RESTART and after map onto gsc_kind_t in order. */
 typedef enum {
     SC_RANDOM,
     SC_MINORITY_LEADER,
@@ -27,19 +33,38 @@ typedef enum {
     SC_ROLLING_RESTART_MEM,
     SC_FLAPPING_LINKS,
     SC_CONFIG_CHURN,
+    SC_SLOW_FOLLOWER_SYNC,
     SC_COUNT
 } scenario_t;
 static const char *const scenario_names[SC_COUNT] = {
     "random", "minority_leader", "minority_leader3", "split_bootstrap",
-    "rolling_restart", "rolling_restart_mem", "flapping_links", "config_churn"};
+    "rolling_restart", "rolling_restart_mem", "flapping_links", "config_churn", "slow_follower_sync"};
+
+typedef struct gsnap_stats {       /* snapshots, summed over seeds */
+    uint64_t snap_seeds, compact_seeds, fetches, installs, aborts, markers, offers, data_reqs, compactions, restores;
+    uint64_t dups_filtered, covered_calls;
+    uint64_t known[3];              /* runs stopped by a known core issue, by known_names */
+    int64_t install_max_us;
+} gsnap_stats_t;
+
+static const char *const known_names[3] = {"snapshot_marker_deadlock", "compacted_prefix_probe", "append_below_base"};
 
 typedef struct result {
     bool violated;
     char digest[17];
     uint64_t events, ops_ok, ops_unknown, elections, configs, crashes, partitions, transfers, sync_msgs;
+    uint64_t xfer_ok, xfer_failed;
+    int64_t xfer_ok_us, xfer_max_us;
+    gsnap_stats_t snap;
     int n;
     gsc_stats_t sc;                 /* what a scenario of scenarios.c measured */
 } result_t;
+
+/* Options that change how nodes behave (not the seed's world): --strict-liveness, --as-runtime NAME. */
+static struct {
+    bool strict_known, install_unstored, covered_call_fails;
+    int sync;                       /* --sync: 0 as the seed draws, 1 log replay, 2 snapshot sync */
+} opt;
 
 static void periodic_matching(sim_t *s, void *a, uint64_t b) {
     (void)b;
@@ -70,7 +95,7 @@ static void liveness(gworld_t *w) {
     gc_issue(w, -1, l, OP_INC, 0, 0, 0);
     sim_run_until(w->s, w->s->now_us + 5 * SEC);
     gop_t *op = gc_op(w, before + 1);
-    if (!w->s->violated && (!op || op->st != ST_OK))
+    if (!w->s->violated && (!op || op->st != ST_OK) && !gw_liveness_excused(w, gw_leader(w), "no_progress"))
         sim_violate(w->s, "no_progress", "a command at leader %d did not commit after the quiet period (state %d)", l,
                     op ? (int)op->st : -1);
 }
@@ -217,10 +242,17 @@ static void run_seed(scenario_t sc, uint64_t seed, bool trace, bool dyn, result_
     gworld_t *w = calloc(1, sizeof *w);
     if (!w) abort();
     gw_init(w, &s, &p);
+    w->strict_known = opt.strict_known;
+    w->install_unstored = opt.install_unstored;
+    w->covered_call_fails = opt.covered_call_fails;
     for (int c = 0; c < 8; c++) w->client_node[c] = -1;
     if (sc != SC_RANDOM)
         for (int i = 0; i < p.n; i++) w->nodes[i].pref = (mk_leadership_t){MK_LEAD_NORMAL, 1};
     if (sc >= SC_ROLLING_RESTART) gsc_setup((gsc_kind_t)(sc - SC_ROLLING_RESTART), w);
+    if (opt.sync) {  /* forced: replay never compacts (the runtime prunes only with snapshot sync) */
+        w->snap_sync = opt.sync == 2;
+        if (!w->snap_sync) w->snapshot_every = 0;
+    }
     sim_at(&s, 5 * SEC, periodic_matching, w, 0);
     switch (sc) {
     case SC_RANDOM: run_random(w); break;
@@ -229,9 +261,17 @@ static void run_seed(scenario_t sc, uint64_t seed, bool trace, bool dyn, result_
     case SC_SPLIT_BOOTSTRAP: run_split_bootstrap(w, sim_below(&s, 2)); break;
     default: gsc_run((gsc_kind_t)(sc - SC_ROLLING_RESTART), w, &res->sc); break;
     }
-    if (s.violated && sc != SC_RANDOM)
-        printf("  (replay with: tests/sim/replay %llu --scenario %s%s)\n", (unsigned long long)seed, scenario_names[sc],
-               dyn ? " --mutate dynamic_quorum" : "");
+    if (w->known_issue) {  /* tolerated: not a violation; the history so far is still checked below */
+        s.violated = false;
+        for (int k = 0; k < 3; k++) res->snap.known[k] += !strcmp(w->known_issue, known_names[k]);
+        if (trace) printf("  %s\n", s.violation);
+    }
+    if (s.violated && (sc != SC_RANDOM || opt.sync || opt.strict_known || opt.install_unstored || opt.covered_call_fails))
+        printf("  (replay with: tests/sim/replay %llu --scenario %s%s%s%s%s%s)\n", (unsigned long long)seed,
+               scenario_names[sc], dyn ? " --mutate dynamic_quorum" : "",
+               opt.sync == 1 ? " --sync replay" : opt.sync == 2 ? " --sync snapshot" : "",
+               opt.strict_known ? " --strict-known" : "", opt.install_unstored ? " --as-runtime install_unstored" : "",
+               opt.covered_call_fails ? " --as-runtime covered_call_fails" : "");
     if (s.violated && trace) {  /* the state at the violation, for the replay */
         for (int i = 0; i < p.n; i++) {
             gnode_t *n = &w->nodes[i];
@@ -252,6 +292,7 @@ static void run_seed(scenario_t sc, uint64_t seed, bool trace, bool dyn, result_
             printf("\n");
         }
     }
+    gw_xfer_end(w);
     if (!s.violated) gc_check_histories(w);
     if (!s.violated) gk_final(w);
     for (size_t i = 0; i < w->nops; i++) {
@@ -264,6 +305,20 @@ static void run_seed(scenario_t sc, uint64_t seed, bool trace, bool dyn, result_
     res->configs = w->stats_configs;
     res->crashes = w->stats_crashes;
     res->transfers = w->stats_transfers;
+    res->xfer_ok = w->stats_xfer_ok;
+    res->xfer_failed = w->stats_xfer_failed;
+    res->xfer_ok_us = w->stats_xfer_ok_us;
+    res->xfer_max_us = w->stats_xfer_max_us;
+    uint64_t known[3];
+    memcpy(known, res->snap.known, sizeof known);
+    res->snap = (gsnap_stats_t){.snap_seeds = w->snap_sync, .compact_seeds = w->snapshot_every != 0,
+                                .fetches = w->stats_fetches, .installs = w->stats_installs,
+                                .aborts = w->stats_fetch_aborts, .markers = w->stats_markers, .offers = w->stats_offers,
+                                .data_reqs = w->stats_data_reqs, .compactions = w->stats_compactions,
+                                .restores = w->stats_restores, .dups_filtered = w->stats_dups_filtered,
+                                .covered_calls = w->stats_covered_calls,
+                                .install_max_us = w->stats_install_max_us};
+    memcpy(res->snap.known, known, sizeof known);
     res->sync_msgs = w->stats_sync_msgs;
     res->partitions = w->stats_partitions;
     res->n = p.n;
@@ -276,8 +331,11 @@ static void run_seed(scenario_t sc, uint64_t seed, bool trace, bool dyn, result_
 static void usage(void) {
     fprintf(stderr, "usage: groups-sim [--seeds N] [--seed S] [--trace] [--scenario random|minority_leader|"
                     "minority_leader3|split_bootstrap|\n"
-                    "                  rolling_restart|rolling_restart_mem|flapping_links|config_churn]\n"
-                    "                  [--mutate dynamic_quorum] [--expect-violation] [--check-determinism]\n");
+                    "                  rolling_restart|rolling_restart_mem|flapping_links|config_churn|\n"
+                    "                  slow_follower_sync]\n"
+                    "                  [--mutate dynamic_quorum] [--expect-violation] [--check-determinism]\n"
+                    "                  [--sync replay|snapshot] [--strict-known]\n"
+                    "                  [--as-runtime install_unstored|covered_call_fails]\n");
 }
 
 int main(int argc, char **argv) {
@@ -298,6 +356,17 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--mutate") && i + 1 < argc && !strcmp(argv[i + 1], "dynamic_quorum")) {
             dyn = true;
             i++;
+        } else if (!strcmp(argv[i], "--sync") && i + 1 < argc &&
+                   (!strcmp(argv[i + 1], "replay") || !strcmp(argv[i + 1], "snapshot"))) {
+            opt.sync = !strcmp(argv[++i], "replay") ? 1 : 2;
+        } else if (!strcmp(argv[i], "--strict-known")) {
+            opt.strict_known = true;
+        } else if (!strcmp(argv[i], "--as-runtime") && i + 1 < argc && !strcmp(argv[i + 1], "install_unstored")) {
+            opt.install_unstored = true;
+            i++;
+        } else if (!strcmp(argv[i], "--as-runtime") && i + 1 < argc && !strcmp(argv[i + 1], "covered_call_fails")) {
+            opt.covered_call_fails = true;
+            i++;
         } else if (!strcmp(argv[i], "--expect-violation")) expect = true;
         else if (!strcmp(argv[i], "--check-determinism")) determinism = true;
         else {
@@ -306,6 +375,9 @@ int main(int argc, char **argv) {
         }
     }
     uint64_t violations = 0, events = 0, ok = 0, unknown = 0, elections = 0, configs = 0, crashes = 0, parts = 0, transfers = 0, sync_msgs = 0;
+    uint64_t xfer_ok = 0, xfer_failed = 0;
+    int64_t xfer_ok_us = 0, xfer_max_us = 0;
+    gsnap_stats_t sn = {0};
     gsc_stats_t scstats = {0};
     for (uint64_t k = 0; k < o.seeds; k++) {
         uint64_t seed = o.seed + k;
@@ -315,6 +387,15 @@ int main(int argc, char **argv) {
         gsc_stats_add(&scstats, &r.sc);
         events += r.events, ok += r.ops_ok, unknown += r.ops_unknown, elections += r.elections;
         configs += r.configs, crashes += r.crashes, parts += r.partitions, transfers += r.transfers, sync_msgs += r.sync_msgs;
+        xfer_ok += r.xfer_ok, xfer_failed += r.xfer_failed, xfer_ok_us += r.xfer_ok_us;
+        if (r.xfer_max_us > xfer_max_us) xfer_max_us = r.xfer_max_us;
+        sn.snap_seeds += r.snap.snap_seeds, sn.compact_seeds += r.snap.compact_seeds, sn.fetches += r.snap.fetches;
+        sn.installs += r.snap.installs, sn.aborts += r.snap.aborts, sn.markers += r.snap.markers;
+        sn.offers += r.snap.offers, sn.data_reqs += r.snap.data_reqs, sn.compactions += r.snap.compactions;
+        sn.restores += r.snap.restores, sn.dups_filtered += r.snap.dups_filtered;
+        sn.covered_calls += r.snap.covered_calls;
+        for (int x = 0; x < 3; x++) sn.known[x] += r.snap.known[x];
+        if (r.snap.install_max_us > sn.install_max_us) sn.install_max_us = r.snap.install_max_us;
         if (determinism) {
             result_t again = {0};
             run_seed(sc, seed, false, dyn, &again);
@@ -327,12 +408,30 @@ int main(int argc, char **argv) {
         if (expect && violations) break;  /* the mutation was caught */
     }
     printf("{\"sim\":\"groups\",\"scenario\":\"%s\",\"seeds\":%llu,\"violations\":%llu,\"events\":%llu,\"ops_ok\":%llu,"
-           "\"ops_unknown\":%llu,\"leaders\":%llu,\"config_changes\":%llu,\"crashes\":%llu,\"partitions\":%llu,\"transfers\":%llu,\"sync_msgs\":%llu}\n",
+           "\"ops_unknown\":%llu,\"leaders\":%llu,\"config_changes\":%llu,\"crashes\":%llu,\"partitions\":%llu,\"transfers\":%llu,\"sync_msgs\":%llu,"
+           "\"handovers_ok\":%llu,\"handovers_failed\":%llu,\"handover_ok_mean_ms\":%lld,\"handover_max_ms\":%lld}\n",
            scenario_names[sc], (unsigned long long)o.seeds, (unsigned long long)violations, (unsigned long long)events,
            (unsigned long long)ok, (unsigned long long)unknown, (unsigned long long)elections,
            (unsigned long long)configs, (unsigned long long)crashes, (unsigned long long)parts,
-           (unsigned long long)transfers, (unsigned long long)sync_msgs);
-    if (sc >= SC_ROLLING_RESTART) gsc_stats_print(scenario_names[sc], &scstats);
+           (unsigned long long)transfers, (unsigned long long)sync_msgs, (unsigned long long)xfer_ok,
+           (unsigned long long)xfer_failed, (long long)(xfer_ok ? xfer_ok_us / (int64_t)xfer_ok / MS : 0),
+           (long long)(xfer_max_us / MS));
+    printf("{\"sim\":\"groups.snapshots\",\"scenario\":\"%s\",\"seeds\":%llu,\"snapshot_seeds\":%llu,"
+           "\"compaction_seeds\":%llu,\"fetches\":%llu,\"installs\":%llu,\"fetches_abandoned\":%llu,"
+           "\"markers\":%llu,\"offers\":%llu,\"data_requests\":%llu,\"compactions\":%llu,\"restores\":%llu,"
+           "\"duplicates_filtered\":%llu,\"calls_under_snapshot\":%llu,\"install_max_ms\":%lld,"
+           "\"known\":{\"%s\":%llu,\"%s\":%llu,\"%s\":%llu}}\n",
+           scenario_names[sc], (unsigned long long)o.seeds, (unsigned long long)sn.snap_seeds,
+           (unsigned long long)sn.compact_seeds, (unsigned long long)sn.fetches, (unsigned long long)sn.installs,
+           (unsigned long long)sn.aborts, (unsigned long long)sn.markers, (unsigned long long)sn.offers,
+           (unsigned long long)sn.data_reqs, (unsigned long long)sn.compactions, (unsigned long long)sn.restores,
+           (unsigned long long)sn.dups_filtered, (unsigned long long)sn.covered_calls, (long long)(sn.install_max_us / MS),
+           known_names[0], (unsigned long long)sn.known[0], known_names[1], (unsigned long long)sn.known[1],
+           known_names[2], (unsigned long long)sn.known[2]);
+    if (sc >= SC_ROLLING_RESTART) {
+        gsc_stats_print(scenario_names[sc], &scstats);
+        if (!expect && !gsc_stats_check((gsc_kind_t)(sc - SC_ROLLING_RESTART), &scstats)) violations++;
+    }
     if (expect) {
         if (!violations) {
             printf("groups-sim: the mutation went unnoticed over %llu seeds\n", (unsigned long long)o.seeds);

@@ -3,7 +3,10 @@
  * safety (every node applies the same entry at an index; the committed set only grows), log matching
  * (same index and term → same prefix), no commit regression within a process life, config discipline
  * (one CONFIG above the commit index, consecutive configs one voter apart, at most max_voters, no
- * observer), no internal fatal error; and at the end durability and convergence. */
+ * observer), no internal fatal error; and at the end durability and convergence. Logs may be compacted
+ * (or reset to an installed snapshot): what lies at or below a node's base is covered by its snapshot,
+ * whose state is checked against the state every other node had at that index (gk_on_snapshot), and
+ * the checks that read old indices start at the base — never skipping anything above it. */
 #include "sim/groups/model.h"
 
 #include <stdio.h>
@@ -27,6 +30,15 @@ static gorigin_t *origin_of(gworld_t *w, const gnode_t *n) {
     memset(o, 0, sizeof *o);
     o->origin = n->raft->meta.origin;
     return o;
+}
+
+mk_index_t gk_base(gnode_t *n) { return simstore_base(n->store).index; }
+
+bool gk_committed_term(gworld_t *w, gnode_t *n, mk_index_t index, mk_term_t *term) {
+    gorigin_t *o = origin_of(w, n);
+    if (!o || index < 1 || index > o->ncommitted) return false;
+    *term = o->committed[index - 1].term;
+    return true;
 }
 
 static mk_term_t term_at(gnode_t *n, mk_index_t i, bool *ok) {
@@ -54,7 +66,8 @@ void gk_on_leader(gworld_t *w, gnode_t *n) {
     }
     o->leaders[o->nleaders].term = term;
     o->leaders[o->nleaders++].node = n->idx;
-    for (size_t i = 1; i <= o->ncommitted; i++) {
+    gw_on_leader(w, n);
+    for (size_t i = gk_base(n) > 0 ? gk_base(n) : 1; i <= o->ncommitted; i++) {  /* below its base: its snapshot */
         bool ok;
         if (term_at(n, i, &ok) != o->committed[i - 1].term || !ok) {
             sim_violate(w->s, "leader_completeness", "node %d leads term %llu without committed entry %zu (term %llu)",
@@ -86,7 +99,61 @@ void gk_on_applied(gworld_t *w, gnode_t *n, const mk_log_entry_t *e) {
         if (!o->committed) abort();
     }
     o->committed[o->ncommitted].term = e->term;
+    o->committed[o->ncommitted].has_state = false;
     o->committed[o->ncommitted++].hash = h;
+    mk_raft_body_t b;
+    if (e->kind == MK_ENTRY_CONFIG && mk_raft_body_decode(MK_ENTRY_CONFIG, e->body, e->len, &b, NULL) == MK_OK) {
+        unsigned mask = 0;
+        for (size_t v = 0; v < b.config.nvoters; v++) {
+            int k = gw_node_of(w, &b.config.voters[v].peer);
+            if (k >= 0) mask |= 1u << k;
+        }
+        if (o->ncfgs == o->capcfgs) {
+            o->capcfgs = o->capcfgs ? 2 * o->capcfgs : 16;
+            o->cfgs = realloc(o->cfgs, o->capcfgs * sizeof *o->cfgs);
+            if (!o->cfgs) abort();
+        }
+        o->cfgs[o->ncfgs++] = (gcfg_t){e->index, mask};
+    }
+}
+
+const gcfg_t *gk_configs(gworld_t *w, gnode_t *n, size_t *count, mk_index_t *committed) {
+    gorigin_t *o = origin_of(w, n);
+    *count = o ? o->ncfgs : 0;
+    *committed = o ? o->ncommitted : 0;
+    return o ? o->cfgs : NULL;
+}
+
+/* State machine safety on the machines themselves: every node's state right after applying index i is
+ * the same (registers, counter, exactly-once table), whether it got there by applying entries, from a
+ * fetched snapshot or from its stored one. */
+void gk_on_state(gworld_t *w, gnode_t *n, mk_index_t index) {
+    gorigin_t *o = origin_of(w, n);
+    if (!o || index < 1 || index > o->ncommitted) return;
+    uint64_t h = gs_state_hash(n);
+    if (!o->committed[index - 1].has_state) {
+        o->committed[index - 1].state = h;
+        o->committed[index - 1].has_state = true;
+    } else if (o->committed[index - 1].state != h) {
+        sim_violate(w->s, "state_machine_safety", "node %d's machine after index %llu differs from another node's "
+                    "(counter %lld)", n->idx, (unsigned long long)index, (long long)n->counter);
+    }
+}
+
+void gk_on_snapshot(gworld_t *w, gnode_t *n, mk_cursor_t anchor, const char *how) {
+    gorigin_t *o = origin_of(w, n);
+    if (!o) return;
+    if (anchor.index > o->ncommitted || o->committed[anchor.index - 1].term != anchor.term) {
+        sim_violate(w->s, "snapshot_not_committed", "node %d %s a snapshot at %llu/%llu that is not a committed entry "
+                    "(%zu committed)", n->idx, how, (unsigned long long)anchor.index, (unsigned long long)anchor.term,
+                    o->ncommitted);
+        return;
+    }
+    if (o->committed[anchor.index - 1].has_state && o->committed[anchor.index - 1].state != gs_state_hash(n))
+        sim_violate(w->s, "snapshot_state", "node %d %s a snapshot at %llu whose state differs from what the nodes "
+                    "that applied %llu had", n->idx, how, (unsigned long long)anchor.index,
+                    (unsigned long long)anchor.index);
+    gk_on_state(w, n, anchor.index);
 }
 
 static bool voters_one_apart(const mk_rconfig_t *a, const mk_rconfig_t *b) {
@@ -145,6 +212,23 @@ void gk_on_ready(gworld_t *w, gnode_t *n) {
         return;
     }
     if (r->role == MK_RAFT_LEADER && (n->last_role != MK_RAFT_LEADER || n->last_term != r->hs.term)) gk_on_leader(w, n);
+    if (r->role == MK_RAFT_LEADER) {  /* a core bug, reported: see docs/internals/raft.md */
+        for (int k = 0; k < w->p.n; k++) {
+            mk_rpeer_t *p = k == n->idx ? NULL : mk_raft_peer(r, &w->nodes[k].id);
+            bool stuck = p && gk_base(n) > 0 && p->bonded && p->next == 1 && p->state != MK_PROG_SYNCING;
+            if (!stuck) {
+                w->probe1_since[n->idx][k] = 0;
+            } else if (!w->probe1_since[n->idx][k]) {
+                w->probe1_since[n->idx][k] = w->s->now_us;
+            } else if (w->s->now_us - w->probe1_since[n->idx][k] > 2 * SEC) {
+                gw_known_issue(w, "compacted_prefix_probe", "leader %d (log compacted up to %llu) has replicated to "
+                               "peer %d from index 1 for 2 s (match %llu, state %d): prev 0 always matches, so it sends "
+                               "empty AppendEntries instead of NeedSnapshot and the peer never catches up", n->idx,
+                               (unsigned long long)gk_base(n), k, (unsigned long long)p->match, (int)p->state);
+                return;
+            }
+        }
+    }
     if ((r->role != n->last_role || r->hs.term != n->last_term) && w->s->trace) {
         char text[96];
         snprintf(text, sizeof text, "%s term %llu commit %llu", mk_raft_role_name(r->role), (unsigned long long)r->hs.term,
@@ -220,6 +304,10 @@ void gk_on_append(void *ctx, const mk_log_entry_t *e, mk_term_t prev_term) {
     slot->v[slot->n++] = (gslot_t){.term = e->term, .prev_term = prev_term, .hash = h};
 }
 
+/* Pairwise, every five seconds and at the end: where two logs hold the same (index, term), they hold
+ * the same entries below it, down to the higher of their bases (a compacted prefix is covered by the
+ * node's snapshot, whose state gk_on_snapshot checked; every entry was checked when it became durable,
+ * gk_on_append). */
 void gk_log_matching(gworld_t *w) {
     for (int i = 0; i < w->p.n; i++)
         for (int j = i + 1; j < w->p.n; j++) {
@@ -228,12 +316,15 @@ void gk_log_matching(gworld_t *w) {
                 !mk_id_eq(&a->raft->meta.origin, &b->raft->meta.origin))
                 continue;
             mk_log_store_t *sa = simstore_pub(a->store), *sb = simstore_pub(b->store);
+            mk_index_t lo = gk_base(a) > gk_base(b) ? gk_base(a) : gk_base(b);
             mk_index_t k = sa->vt->last(sa->self).index;
             mk_index_t lb = sb->vt->last(sb->self).index;
             if (lb < k) k = lb;
+            if (k < lo) continue;  /* one log ends below the other's base */
             bool ok1, ok2;
-            while (k > 0 && term_at(a, k, &ok1) != term_at(b, k, &ok2)) k--;
-            for (mk_index_t x = 1; x <= k; x++) {
+            while (k > lo && term_at(a, k, &ok1) != term_at(b, k, &ok2)) k--;
+            if (term_at(a, k, &ok1) != term_at(b, k, &ok2)) continue;  /* they differ from lo on */
+            for (mk_index_t x = lo + 1; x <= k; x++) {
                 mk_log_entry_t ea, eb;
                 if (sa->vt->get(sa->self, x, &ea) != MK_OK || sb->vt->get(sb->self, x, &eb) != MK_OK ||
                     ea.term != eb.term || gk_entry_hash(&ea) != gk_entry_hash(&eb)) {
@@ -251,7 +342,7 @@ void gk_final(gworld_t *w) {
     if (l < 0) return;
     gnode_t *n = &w->nodes[l];
     gorigin_t *o = origin_of(w, n);
-    for (size_t i = 1; o && i <= o->ncommitted; i++) {
+    for (size_t i = gk_base(n) > 0 ? gk_base(n) : 1; o && i <= o->ncommitted; i++) {  /* below: its snapshot */
         bool ok;
         if (term_at(n, i, &ok) != o->committed[i - 1].term || !ok) {
             sim_violate(w->s, "durability", "the final leader %d lacks committed entry %zu", l, i);

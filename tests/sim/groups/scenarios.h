@@ -9,7 +9,13 @@
 
 #include "sim/groups/model.h"
 
-typedef enum { GSC_ROLLING_RESTART, GSC_ROLLING_RESTART_MEM, GSC_FLAPPING_LINKS, GSC_CONFIG_CHURN } gsc_kind_t;
+typedef enum {
+    GSC_ROLLING_RESTART,
+    GSC_ROLLING_RESTART_MEM,
+    GSC_FLAPPING_LINKS,
+    GSC_CONFIG_CHURN,
+    GSC_SLOW_FOLLOWER_SYNC
+} gsc_kind_t;
 
 /* What a scenario measured, summed (or min/max) over seeds for the summary line. */
 typedef struct gsc_stats {
@@ -21,6 +27,11 @@ typedef struct gsc_stats {
     uint64_t leader_changes, max_leader_changes;  /* flapping_links: new leaders while flapping */
     uint64_t config_changes, min_config_changes;  /* config_churn: CONFIG entries after bootstrap */
     uint64_t repromotions;          /* config_churn: removed voters promoted again */
+    uint64_t lagging, by_replay, by_snapshot;  /* slow_follower_sync: followers caught up, by which path */
+    uint64_t max_lag;               /* slow_follower_sync: most entries behind when it came back */
+    uint64_t by_replication;        /* slow_follower_sync: far behind, caught up without any sync session */
+    uint64_t treadmills;            /* slow_follower_sync: still syncing 5 s after catching up, under load */
+    int64_t max_catchup_us;         /* slow_follower_sync: longest back → caught up */
 } gsc_stats_t;
 
 void gsc_params(gsc_kind_t k, sim_t *s, gparams_t *p);
@@ -28,5 +39,7 @@ void gsc_setup(gsc_kind_t k, gworld_t *w);
 void gsc_run(gsc_kind_t k, gworld_t *w, gsc_stats_t *st);
 void gsc_stats_add(gsc_stats_t *into, const gsc_stats_t *one);
 void gsc_stats_print(const char *scenario, const gsc_stats_t *st);
+/* Checks over all the seeds of a batch; false (printed) when one fails. */
+bool gsc_stats_check(gsc_kind_t k, const gsc_stats_t *st);
 
 #endif

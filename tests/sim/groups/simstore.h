@@ -6,14 +6,18 @@
 
 typedef struct simstore simstore_t;
 
-simstore_t *simstore_new(uint64_t incarnation);
+/* area: the store has the optional snapshot area (snap_begin/put/commit/open), as LMDB; without it, as
+ * the in-memory store. */
+simstore_t *simstore_new(uint64_t incarnation, bool area);
 mk_log_store_t *simstore_pub(simstore_t *m);
-/* The process died: only what sync made durable remains. */
+/* The process died: only what sync (or snap_commit) made durable remains. */
 void simstore_crash(simstore_t *m);
 /* The disk is gone too: an empty store with a new incarnation. */
 void simstore_amnesia(simstore_t *m, uint64_t incarnation);
 /* The incarnation its meta holds now. */
 uint64_t simstore_incarnation(const simstore_t *m);
+/* The base cursor of the current view (0/0: the log starts at index 1). */
+mk_cursor_t simstore_base(const simstore_t *m);
 /* Writes not yet made durable. */
 bool simstore_unsynced(const simstore_t *m);
 void simstore_free(simstore_t *m);

@@ -3,8 +3,11 @@
  * ready batches are handled as the runtime will (sync, send, apply, answer), sometimes with a slow
  * sync so that a crash can land between a write and its sync. Messages are encoded bytes with a delay
  * of 1–30 ms, dropped or duplicated at the seed's rates, and only travel over an up bond; a bond drops
- * after 5 heartbeat intervals without a working path both ways (at once when a process dies) and comes
- * back after a handshake delay. */
+ * after 5 heartbeat intervals without a working path both ways (at once when a process dies, or when a
+ * Departure arrives) and comes back after a handshake delay. A planned departure hands leadership over
+ * and sends Departure as mk_gstate_depart does (gw_leave). The snapshot side of each node (fetch
+ * sessions, offers, compaction, restart from a stored snapshot) is snaps.c's; the three known core
+ * issues the simulator meets are recognised here and in checks.c (gw_known_issue). */
 #include "sim/groups/model.h"
 
 #include <stdarg.h>
@@ -22,6 +25,8 @@ typedef struct gmsg {
     size_t len;
     uint8_t bytes[];
 } gmsg_t;
+
+static void known_check(sim_t *s, void *a, uint64_t b);
 
 int64_t gw_node_now(const gworld_t *w, const gnode_t *n) {
     int64_t us = w->s->now_us;
@@ -48,14 +53,16 @@ static void deliver(sim_t *s, void *a, uint64_t b) {
     gworld_t *w = a;
     gmsg_t *m = (gmsg_t *)(uintptr_t)b;
     gnode_t *to = &w->nodes[m->to];
-    if (to->alive && w->bond[m->from][m->to] && w->epoch[m->from][m->to] == m->epoch && m->sync) {
+    if (to->leaving) {
+        /* its process has ended: nothing is read any more */
+    } else if (to->alive && w->bond[m->from][m->to] && w->epoch[m->from][m->to] == m->epoch && m->sync) {
         mk_gsync_msg_t sm;
         mk_error_t e;
         if (mk_gsync_msg_decode(m->bytes, m->len, &sm, &e) != MK_OK) {
             sim_violate(w->s, "undecodable_sync_message", "node %d sent sync bytes node %d cannot decode: %s", m->from,
                         m->to, e.msg);
         } else {
-            mk_raft_sync_step(to->raft, gw_node_now(w, to), &w->nodes[m->from].id, &sm);
+            if (!gs_on_sync(w, to, m->from, &sm)) mk_raft_sync_step(to->raft, gw_node_now(w, to), &w->nodes[m->from].id, &sm);
             mk_gsync_msg_free(&sm);
             gw_process(w, to);
         }
@@ -66,7 +73,15 @@ static void deliver(sim_t *s, void *a, uint64_t b) {
             sim_violate(w->s, "undecodable_message", "node %d sent bytes node %d cannot decode: %s", m->from, m->to,
                         e.msg);
         } else {
+            /* an AppendEntries reaching below the receiver's snapshot base from prev 0 (a known core issue) */
+            mk_index_t base = gk_base(to);
+            bool below = msg.kind == MK_RAFT_APPEND && msg.append.prev.index == 0 && msg.append.nentries && base > 0;
             mk_raft_step(to->raft, gw_node_now(w, to), &w->nodes[m->from].id, &msg);
+            if (below && to->raft->fatal)
+                gw_known_issue(w, "append_below_base", "node %d (log compacted up to %llu) got AppendEntries from "
+                               "prev 0 with %zu entries from node %d: the entries under its base have no term there, "
+                               "so it truncates at 1, below its commit index, and stops (fatal)", m->to,
+                               (unsigned long long)base, msg.append.nentries, m->from);
             mk_raft_msg_free(&msg);
             gw_process(w, to);
         }
@@ -77,14 +92,21 @@ static void deliver(sim_t *s, void *a, uint64_t b) {
 static void send_bytes(gworld_t *w, int from, int to, const mk_buf_t *bytes, bool sync) {
     if (to < 0 || !w->bond[from][to] || !w->link[from][to]) return;
     w->stats_msgs++;
-    if ((int)sim_below(w->s, 100) < w->p.drop_pct) return;
-    int copies = (int)sim_below(w->s, 100) < w->p.dup_pct ? 2 : 1;
+    /* Raft and log-replay messages are dropped and duplicated at the seed's rates (both tolerate loss by
+     * design); the snapshot flow (StateSync tags 4–7) relies on the bond being a reliable stream, as it is
+     * (a FetchDataRequest unanswered for fetch_timeout drops its provider's offer for good), so it is
+     * lost only with a cut link. */
+    bool reliable = sync && bytes->len && ((const uint8_t *)bytes->ptr)[0] >= MK_GSYNC_REQ_SNAPSHOT;
+    if (!reliable && (int)sim_below(w->s, 100) < w->p.drop_pct) return;
+    int copies = !reliable && (int)sim_below(w->s, 100) < w->p.dup_pct ? 2 : 1;
     for (int c = 0; c < copies; c++) {
         gmsg_t *m = malloc(sizeof *m + bytes->len);
         if (!m) abort();
         *m = (gmsg_t){.from = from, .to = to, .sync = sync, .epoch = w->epoch[from][to], .len = bytes->len};
         memcpy(m->bytes, bytes->ptr, bytes->len);
-        sim_at(w->s, w->s->now_us + sim_range(w->s, 1, 30) * MS, deliver, w, (uint64_t)(uintptr_t)m);
+        int64_t at = w->s->now_us + sim_range(w->s, 1, 30) * MS;
+        if (at > w->last_at[from][to]) w->last_at[from][to] = at;
+        sim_at(w->s, at, deliver, w, (uint64_t)(uintptr_t)m);
     }
 }
 
@@ -94,11 +116,53 @@ static int node_of(gworld_t *w, const mk_peer_id_t *id) {
     return -1;
 }
 
+int gw_node_of(gworld_t *w, const mk_peer_id_t *id) { return node_of(w, id); }
+
+void gw_send(gworld_t *w, int from, int to, const mk_buf_t *bytes, bool sync) {
+    send_bytes(w, from, to, bytes, sync);
+    if (sync) w->stats_sync_msgs++;
+}
+
 /* ---- ready batches ---- */
+
+static void apply_command(gworld_t *w, gnode_t *n, const mk_log_entry_t *e) {
+    mk_index_t i = e->index;
+    mk_raft_body_t b;
+    if (mk_raft_body_decode(MK_ENTRY_COMMAND, e->body, e->len, &b, NULL) != MK_OK) return;
+    const uint8_t *p = b.command.payload.ptr;
+    uint64_t id = 0;
+    if (b.command.payload.len == 26) memcpy(&id, p + 18, 8);
+    if (w->p.exactly_once && gs_seen_before(w, n, b.command.session, b.command.seq, i)) {
+        /* the runtime's filter (group.c seen_before): a (session, seq) the machine applied already */
+        w->stats_dups_filtered++;
+        if (!w->ever_based)  /* with whole logs every leader knows each session's last seq: no duplicate */
+            sim_violate(w->s, "exactly_once_duplicate", "node %d: operation %llu (session %llx seq %llu) is in the log "
+                        "again at %llu", n->idx, (unsigned long long)id, (unsigned long long)b.command.session,
+                        (unsigned long long)b.command.seq, (unsigned long long)i);
+        return;
+    }
+    if (b.command.payload.len != 26) return;
+    int kind = p[0], key = p[1];
+    int64_t arg, arg2;
+    memcpy(&arg, p + 2, 8);
+    memcpy(&arg2, p + 10, 8);
+    if (key >= NKEYS) return;
+    bool swapped = kind == OP_CAS && n->reg[key] == arg;
+    if (kind == OP_WRITE) n->reg[key] = arg;
+    else if (swapped) n->reg[key] = arg2;
+    else if (kind == OP_INC) n->counter++;
+    gop_t *op = gc_op(w, id);
+    if (!op) return;
+    if (op->applied_at && op->applied_at != i)
+        sim_violate(w->s, "applied_twice", "operation %llu applied at index %llu and at %llu", (unsigned long long)id,
+                    (unsigned long long)op->applied_at, (unsigned long long)i);
+    op->applied_at = i;
+    if (op->node == n->idx && op->node_life == n->life) op->cas_ok = swapped;
+}
 
 static void apply_batch(gworld_t *w, gnode_t *n, mk_index_t from, mk_index_t to) {
     mk_log_store_t *st = simstore_pub(n->store);
-    for (mk_index_t i = from; i <= to; i++) {
+    for (mk_index_t i = from; i <= to && !w->s->violated; i++) {
         mk_log_entry_t e;
         if (st->vt->get(st->self, i, &e) != MK_OK) {
             sim_violate(w->s, "apply_missing", "node %d applies index %llu it does not hold", n->idx,
@@ -107,28 +171,14 @@ static void apply_batch(gworld_t *w, gnode_t *n, mk_index_t from, mk_index_t to)
         }
         gk_on_applied(w, n, &e);
         n->applied = i;
-        if (e.kind != MK_ENTRY_COMMAND) continue;
-        mk_raft_body_t b;
-        if (mk_raft_body_decode(MK_ENTRY_COMMAND, e.body, e.len, &b, NULL) != MK_OK || b.command.payload.len != 26) continue;
-        const uint8_t *p = b.command.payload.ptr;
-        int kind = p[0], key = p[1];
-        int64_t arg, arg2;
-        memcpy(&arg, p + 2, 8);
-        memcpy(&arg2, p + 10, 8);
-        uint64_t id;
-        memcpy(&id, p + 18, 8);
-        if (key >= NKEYS) continue;
-        bool swapped = kind == OP_CAS && n->reg[key] == arg;
-        if (kind == OP_WRITE) n->reg[key] = arg;
-        else if (swapped) n->reg[key] = arg2;
-        else if (kind == OP_INC) n->counter++;
-        gop_t *op = gc_op(w, id);
-        if (!op) continue;
-        if (op->applied_at && op->applied_at != i)
-            sim_violate(w->s, "applied_twice", "operation %llu applied at index %llu and at %llu", (unsigned long long)id,
-                        (unsigned long long)op->applied_at, (unsigned long long)i);
-        op->applied_at = i;
-        if (op->node == n->idx && op->node_life == n->life) op->cas_ok = swapped;
+        n->applied_term = e.term;
+        if (e.kind == MK_ENTRY_SNAPSHOT_MARKER) {  /* snapshot right after it (the machine is there) */
+            gs_on_marker(w, n, (mk_cursor_t){e.term, i}, &e);
+            gk_on_state(w, n, i);
+            continue;
+        }
+        if (e.kind == MK_ENTRY_COMMAND) apply_command(w, n, &e);
+        gk_on_state(w, n, i);
     }
 }
 
@@ -146,6 +196,8 @@ static void finish_ready(gworld_t *w, gnode_t *n, mk_raft_ready_t *rd, bool sent
     mk_index_t applied = rd->apply_to >= rd->apply_from ? rd->apply_to : n->applied;
     for (size_t i = 0; i < rd->nresults; i++) gc_on_result(w, n, &rd->results[i]);
     for (size_t i = 0; i < rd->nreads; i++) gc_on_read(w, n, &rd->reads[i]);
+    if (rd->snapshot_wanted) gs_fetch_start(w, n);
+    if (rd->leader_changed) gs_fetch_leader(w, n);
     mk_raft_advance(n->raft, rd, applied);
     gc_on_applied(w, n);
     gk_on_ready(w, n);
@@ -163,14 +215,16 @@ static void slow_sync_done(sim_t *s, void *a, uint64_t b) {
     gw_process(w, n);
 }
 
-void gw_process(gworld_t *w, gnode_t *n) {
-    while (n->alive && !n->syncing && !w->s->violated) {
+/* Drains n's ready batches; slow: a batch that must sync may wait for a slow disk. */
+static void process(gworld_t *w, gnode_t *n, bool slow) {
+    while (n->alive && !n->leaving && !n->syncing && !w->s->violated) {
         mk_raft_ready_t rd;
         if (!mk_raft_ready(n->raft, &rd)) {
             gk_on_ready(w, n);
+            gs_idle(w, n);  /* the fetch session and compaction, between batches as on the loop */
             return;
         }
-        if (rd.must_sync && sim_below(w->s, 8) == 0) {  /* a slow disk: a crash may come before the sync */
+        if (slow && rd.must_sync && sim_below(w->s, 8) == 0) {  /* a slow disk: a crash may come before the sync */
             if (rd.may_send_before_sync) send_all(w, n, &rd);  /* a leader's entries leave before its sync */
             n->syncing = true;
             n->pending = rd;
@@ -187,11 +241,14 @@ void gw_process(gworld_t *w, gnode_t *n) {
     }
 }
 
+void gw_process(gworld_t *w, gnode_t *n) { process(w, n, true); }
+
 static void tick(sim_t *s, void *a, uint64_t b) {
     gworld_t *w = a;
     gnode_t *n = &w->nodes[b];
-    if (n->alive) {
+    if (n->alive && !n->leaving) {
         mk_raft_tick(n->raft, gw_node_now(w, n));
+        gs_tick(w, n);
         gw_process(w, n);
     }
     sim_at(s, s->now_us + TICK_US, tick, w, b);
@@ -210,8 +267,14 @@ static void bond_set(gworld_t *w, int i, int j, bool up) {
         mk_raft_peer_up(a->raft, gw_node_now(w, a), &b->id, w->nodes[j].raft->meta.incarnation);
         mk_raft_peer_up(b->raft, gw_node_now(w, b), &a->id, w->nodes[i].raft->meta.incarnation);
     } else {
-        if (a->alive) mk_raft_peer_down(a->raft, gw_node_now(w, a), &b->id);
-        if (b->alive) mk_raft_peer_down(b->raft, gw_node_now(w, b), &a->id);
+        if (a->alive && !a->leaving) {
+            mk_raft_peer_down(a->raft, gw_node_now(w, a), &b->id);
+            gs_peer_down(w, a, j);
+        }
+        if (b->alive && !b->leaving) {
+            mk_raft_peer_down(b->raft, gw_node_now(w, b), &a->id);
+            gs_peer_down(w, b, i);
+        }
     }
     if (a->alive) gw_process(w, a);
     if (b->alive) gw_process(w, b);
@@ -222,7 +285,9 @@ static void bond_up_event(sim_t *s, void *a, uint64_t b) {
     gworld_t *w = a;
     int i = (int)(b >> 8), j = (int)(b & 0xff);
     w->bond_pending[i][j] = false;
-    if (w->nodes[i].alive && w->nodes[j].alive && w->link[i][j] && w->link[j][i]) bond_set(w, i, j, true);
+    if (w->nodes[i].alive && w->nodes[j].alive && !w->nodes[i].leaving && !w->nodes[j].leaving && w->link[i][j] &&
+        w->link[j][i])
+        bond_set(w, i, j, true);
 }
 
 static void bond_check(sim_t *s, void *a, uint64_t b) {
@@ -231,7 +296,8 @@ static void bond_check(sim_t *s, void *a, uint64_t b) {
     int64_t detect = 5 * (int64_t)w->cc.heartbeat_interval_ms * MS;
     for (int i = 0; i < w->p.n; i++)
         for (int j = i + 1; j < w->p.n; j++) {
-            bool want = w->nodes[i].alive && w->nodes[j].alive && w->link[i][j] && w->link[j][i];
+            bool want = w->nodes[i].alive && w->nodes[j].alive && !w->nodes[i].leaving && !w->nodes[j].leaving &&
+                        w->link[i][j] && w->link[j][i];
             if (w->bond[i][j] && !want) {
                 if (!w->silent_since[i][j]) w->silent_since[i][j] = s->now_us;
                 else if (s->now_us - w->silent_since[i][j] >= detect) bond_set(w, i, j, false);
@@ -248,8 +314,23 @@ static void bond_check(sim_t *s, void *a, uint64_t b) {
 /* ---- nodes ---- */
 
 static void node_boot(gworld_t *w, gnode_t *n) {
+    memset(n->reg, 0, sizeof n->reg);
+    n->counter = 0;
+    n->nsess = 0;
+    n->applied = n->compacted_at = 0;
+    n->applied_term = 0;
+    mk_raft_body_t base;
+    mk_index_t base_index = 0;
+    bool restored = gs_restore(w, n, &base, &base_index);  /* a durable node's stored snapshot, if any */
+    if (w->s->violated) return;
     mk_raft_config_t rc = {.self = n->id, .cc = w->cc, .preference = n->pref, .store = simstore_pub(n->store),
-                           .sync = {.replay_batch = w->replay_batch, .replay_fetch_timeout_ms = 2000},
+                           .sync = {.kind = w->snap_sync ? MK_SYNC_SNAPSHOT : MK_SYNC_LOG_REPLAY,
+                                    .replay_batch = w->replay_batch, .replay_fetch_timeout_ms = 2000,
+                                    .snapshot_batch = w->snapshot_batch, .snapshot_ttl_ms = w->snapshot_ttl_ms,
+                                    .snapshot_request_timeout_ms = w->snapshot_request_ms,
+                                    .snapshot_fetch_timeout_ms = w->snapshot_fetch_ms},
+                           .snapshot_sync = w->snap_sync, .base_config = restored ? &base : NULL,
+                           .base_config_index = base_index, .applied = restored ? n->applied : 0,
                            .seed = sim_rand(w->s), .test_dynamic_quorum = w->p.dynamic_quorum};
     mk_error_t e;
     n->raft = mk_raft_new(&rc, gw_node_now(w, n), &e);
@@ -259,13 +340,11 @@ static void node_boot(gworld_t *w, gnode_t *n) {
     }
     n->alive = true;
     n->syncing = false;
-    memset(n->reg, 0, sizeof n->reg);
-    n->counter = 0;
-    n->applied = 0;
     n->last_commit = n->raft->commit;
     n->last_role = MK_RAFT_FOLLOWER;
     n->last_term = n->raft->hs.term;
     n->last_config = n->raft->config.index;
+    if (restored) gk_on_snapshot(w, n, (mk_cursor_t){n->applied_term, n->applied}, "restored");
 }
 
 void gw_init(gworld_t *w, sim_t *s, const gparams_t *p) {
@@ -287,6 +366,7 @@ void gw_init(gworld_t *w, sim_t *s, const gparams_t *p) {
     w->cc.max_inflight_appends = 8;
     w->cc.exactly_once = p->exactly_once;
     w->replay_batch = (uint32_t)sim_range(s, 4, 64);  /* small: lagging nodes often catch up by log replay */
+    gs_params(w);  /* snapshot sync in half the seeds, compaction in a third */
     for (int i = 0; i < p->n; i++) {
         gnode_t *n = &w->nodes[i];
         n->idx = i;
@@ -296,7 +376,7 @@ void gw_init(gworld_t *w, sim_t *s, const gparams_t *p) {
         n->skew_ppm = (int32_t)sim_range(s, -20000, 20000);
         n->pref = (mk_leadership_t){MK_LEAD_NORMAL, 1};
         if (p->n >= 3 && sim_below(s, 4) == 0) n->pref = MK_LEADERSHIP_RELUCTANT_DEFAULT;
-        n->store = simstore_new(sim_rand(s) | 1);
+        n->store = simstore_new(sim_rand(s) | 1, true);  /* the snapshot area is used by durable nodes only */
         n->w = w;
         simstore_on_append(n->store, gk_on_append, n);
         for (int j = 0; j < p->n; j++) w->link[i][j] = true;
@@ -318,6 +398,7 @@ void gw_free(gworld_t *w) {
         gnode_t *n = &w->nodes[i];
         if (n->syncing) mk_raft_advance(n->raft, &n->pending, n->applied);
         mk_raft_free(n->raft);
+        gs_free(n);
         simstore_free(n->store);
     }
     for (size_t k = 0; k < w->norigins; k++) {
@@ -325,6 +406,7 @@ void gw_free(gworld_t *w) {
         free(w->origins[k].seen);
         free(w->origins[k].committed);
         free(w->origins[k].leaders);
+        free(w->origins[k].cfgs);
     }
     free(w->ops);
 }
@@ -335,6 +417,7 @@ void gw_start(gworld_t *w) {
         sim_at(w->s, w->s->now_us + sim_range(w->s, 0, TICK_US), tick, w, (uint64_t)i);
     }
     sim_at(w->s, w->s->now_us + BOND_CHECK_US, bond_check, w, 0);
+    sim_at(w->s, w->s->now_us + 500 * MS, known_check, w, 0);
 }
 
 void gw_crash(gworld_t *w, int i, bool amnesia) {
@@ -348,6 +431,8 @@ void gw_crash(gworld_t *w, int i, bool amnesia) {
             bond_set(w, i, j, false);
         }
     n->alive = false;
+    n->leaving = false;
+    gs_drop(n);
     gc_on_crash(w, n);
     if (n->syncing) {
         mk_raft_advance(n->raft, &n->pending, n->applied);
@@ -388,10 +473,119 @@ int gw_leader(gworld_t *w) {
     int best = -1;
     for (int i = 0; i < w->p.n; i++) {
         gnode_t *n = &w->nodes[i];
-        if (!n->alive || n->raft->role != MK_RAFT_LEADER) continue;
+        if (!n->alive || n->leaving || n->raft->role != MK_RAFT_LEADER) continue;
         if (best < 0 || n->raft->hs.term > w->nodes[best].raft->hs.term) best = i;
     }
     return best;
+}
+
+/* ---- the snapshot-marker deadlock ---- */
+
+bool gw_snapshot_deadlock(gworld_t *w, int l) {
+    if (l < 0) return false;
+    mk_raft_t *r = w->nodes[l].raft;
+    bool marker = false;
+    for (size_t i = 0; i < r->npending_markers; i++) marker |= r->pending_markers[i].index > r->commit;
+    if (!marker || r->commit >= mk_raft_last(r).index) return false;
+    size_t ok = 0, syncing = 0;
+    for (size_t v = 0; v < r->config.nvoters; v++) {
+        int k = node_of(w, &r->config.voters[v].peer);
+        if (k == l) {
+            ok++;
+            continue;
+        }
+        if (k < 0) continue;
+        gnode_t *n = &w->nodes[k];
+        if (!n->alive || n->leaving || simstore_incarnation(n->store) != r->config.voters[v].incarnation ||
+            !w->bond[l][k])
+            continue;
+        if (n->raft->snap_active) syncing++;
+        else ok++;
+    }
+    size_t quorum = r->config.nvoters / 2 + 1;
+    return syncing && ok < quorum && ok + syncing >= quorum;
+}
+
+bool gw_known_issue(gworld_t *w, const char *name, const char *fmt, ...) {
+    if (w->s->violated) return true;
+    char detail[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    if (w->strict_known) {
+        sim_violate(w->s, name, "%s", detail);
+        return true;
+    }
+    w->known_issue = name;
+    trace(w, -1, 57, 0, "known core issue %s: %s (the run stops here)", name, detail);
+    w->s->violated = true;  /* stops the event loop; groups-sim.c tells it from a violation */
+    snprintf(w->s->invariant, sizeof w->s->invariant, "%s", name);
+    snprintf(w->s->violation, sizeof w->s->violation, "known core issue %s: %s", name, detail);
+    return true;
+}
+
+bool gw_liveness_excused(gworld_t *w, int l, const char *what) {
+    if (w->s->violated || !gw_snapshot_deadlock(w, l)) return false;
+    return gw_known_issue(w, "snapshot_marker_deadlock", "%s: leader %d (commit %llu, last %llu) waits for a "
+                          "SNAPSHOT_MARKER that only voters in snapshot-sync mode could commit", what, l,
+                          (unsigned long long)w->nodes[l].raft->commit,
+                          (unsigned long long)mk_raft_last(w->nodes[l].raft).index);
+}
+
+/* Every 500 ms: a leader stuck on the snapshot-marker deadlock for 5 s is the known issue. */
+static void known_check(sim_t *s, void *a, uint64_t b) {
+    (void)b;
+    gworld_t *w = a;
+    for (int i = 0; i < w->p.n && !s->violated; i++) {
+        gnode_t *n = &w->nodes[i];
+        bool stuck = n->alive && !n->leaving && n->raft->role == MK_RAFT_LEADER && gw_snapshot_deadlock(w, i);
+        if (!stuck) w->deadlock_since[i] = 0;
+        else if (!w->deadlock_since[i]) w->deadlock_since[i] = s->now_us;
+        else if (s->now_us - w->deadlock_since[i] >= 5 * SEC) gw_liveness_excused(w, i, "stuck for 5 s");
+    }
+    sim_at(s, s->now_us + 500 * MS, known_check, w, 0);
+}
+
+/* ---- leadership hand-overs ---- */
+
+/* A hand-over succeeded when the first leader of a later term is the chosen voter, elected within one
+ * election timeout of the transfer (its TimeoutNow campaign skips PreVote and the timer); anything else
+ * — another node, or the chosen one after an ordinary election — is a fallback. */
+
+static void xfer_settle(gworld_t *w, bool ok) {
+    int64_t took = w->s->now_us - w->xfer.at_us;
+    if (!ok && getenv("SIM_DEBUG_XFER"))
+        fprintf(stderr, "seed %llu: hand-over %d -> %d at %.3f s failed (t=%.3f)\n", (unsigned long long)w->s->seed,
+                w->xfer.from, w->xfer.to, (double)w->xfer.at_us / SEC, (double)w->s->now_us / SEC);
+    if (ok) {
+        w->stats_xfer_ok++;
+        w->stats_xfer_ok_us += took;
+    } else {
+        w->stats_xfer_failed++;
+    }
+    if (took > w->stats_xfer_max_us) w->stats_xfer_max_us = took;
+    w->xfer.pending = false;
+}
+
+void gw_xfer_begin(gworld_t *w, int i, const mk_peer_id_t *to) {
+    if (w->xfer.pending) xfer_settle(w, false);  /* overtaken by another hand-over before any election */
+    w->xfer.pending = true;
+    w->xfer.from = i;
+    w->xfer.to = node_of(w, to);
+    w->xfer.term = w->nodes[i].raft->hs.term;
+    w->xfer.at_us = w->s->now_us;
+}
+
+void gw_on_leader(gworld_t *w, gnode_t *n) {
+    if (!w->xfer.pending || n->raft->hs.term <= w->xfer.term) return;
+    /* the TimeoutNow campaign skips PreVote and the timer: a leader within one election timeout; the
+     * chosen voter winning an ordinary election later counts as a fallback */
+    xfer_settle(w, n->idx == w->xfer.to && w->s->now_us - w->xfer.at_us < (int64_t)w->cc.election_timeout_ms * MS);
+}
+
+void gw_xfer_end(gworld_t *w) {
+    if (w->xfer.pending) xfer_settle(w, false);
 }
 
 /* ---- random faults ---- */
@@ -416,7 +610,9 @@ static bool minority_after_loss(gworld_t *w, int i, gnode_t *holder) {
     const mk_rconfig_t *cfg = &holder->raft->config;
     mk_log_store_t *hs = simstore_pub(holder->store);
     mk_term_t cfg_term = 0;
-    if (hs->vt->term_at(hs->self, cfg->index, &cfg_term) != MK_OK) return true;
+    if (hs->vt->term_at(hs->self, cfg->index, &cfg_term) != MK_OK &&  /* compacted: a committed entry */
+        !gk_committed_term(w, holder, cfg->index, &cfg_term))
+        return true;
     size_t lost = 0;
     bool voter = false;
     for (size_t v = 0; v < cfg->nvoters; v++)
@@ -425,7 +621,8 @@ static bool minority_after_loss(gworld_t *w, int i, gnode_t *holder) {
             if (!mk_id_eq(&n->id, &cfg->voters[v].peer)) continue;
             mk_log_store_t *st = simstore_pub(n->store);
             mk_term_t t = 0;
-            bool holds = st->vt->term_at(st->self, cfg->index, &t) == MK_OK && t == cfg_term;
+            bool holds = (st->vt->term_at(st->self, cfg->index, &t) == MK_OK && t == cfg_term) ||
+                         (gk_base(n) >= cfg->index && cfg->index <= gk_base(holder));  /* under both snapshots */
             if (k == i) voter = true;
             else if (simstore_incarnation(n->store) != cfg->voters[v].incarnation || !holds) lost++;
         }
@@ -440,7 +637,65 @@ static bool amnesia_allowed(gworld_t *w, int i) {
     return true;
 }
 
-/* The second half of a planned departure: the process stops after its TimeoutNow had time to travel. */
+/* ---- planned departures ---- */
+
+#define EPOCH_BITS 40
+
+/* A Departure from i arrives at j: j closes the bond (and the bond is gone for i too). */
+static void departure_event(sim_t *s, void *a, uint64_t b) {
+    (void)s;
+    gworld_t *w = a;
+    int i = (int)(b >> 56), j = (int)((b >> 48) & 0xff);
+    uint64_t ep = b & ((1ull << EPOCH_BITS) - 1);
+    if (!w->bond[i][j] || (w->epoch[i][j] & ((1ull << EPOCH_BITS) - 1)) != ep || !w->nodes[j].alive) return;
+    trace(w, j, 16, (uint64_t)i, "departure of %d arrives at %d", i, j);
+    bond_set(w, i, j, false);
+}
+
+static void departure_at(gworld_t *w, int i, int j, int64_t at) {
+    sim_at(w->s, at, departure_event, w,
+           (uint64_t)i << 56 | (uint64_t)j << 48 | (w->epoch[i][j] & ((1ull << EPOCH_BITS) - 1)));
+}
+
+bool gw_leave(gworld_t *w, int i, int64_t *end_us) {
+    gnode_t *n = &w->nodes[i];
+    if (!n->alive || n->leaving || n->raft->role != MK_RAFT_LEADER) return false;
+    int64_t now = w->s->now_us;
+    if (n->syncing) {  /* the runtime's loop handles a batch whole before it takes the next call */
+        mk_log_store_t *st = simstore_pub(n->store);
+        st->vt->sync(st->self);
+        n->syncing = false;
+        finish_ready(w, n, &n->pending, n->pending.may_send_before_sync);
+    }
+    process(w, n, false);
+    if (!n->alive || n->raft->role != MK_RAFT_LEADER) return false;
+    mk_peer_id_t to_id;
+    if (!mk_raft_transfer(n->raft, gw_node_now(w, n), &to_id)) return false;
+    int to = node_of(w, &to_id);
+    trace(w, i, 15, (uint64_t)to, "leaving: leadership handed over to %d", to);
+    w->stats_transfers++;
+    gw_xfer_begin(w, i, &to_id);
+    process(w, n, false);  /* the catch-up entries and TimeoutNow, synced at once (mk_gstate_depart) */
+    n->leaving = true;     /* then the group terminates: nothing more is read or processed */
+    /* Departure went to the others first: it arrives no later than the TimeoutNow does (messages sent to
+     * them before and still in flight may come later and are lost with the bond, as dropped ones); the
+     * chosen voter's comes after everything sent to it (its TimeoutNow) */
+    int64_t tn = to >= 0 && w->last_at[i][to] > now ? w->last_at[i][to] - now : 30 * MS;
+    int64_t end = now + MS;
+    for (int j = 0; j < w->p.n; j++) {
+        if (j == i || !w->bond[i][j]) continue;
+        int64_t at;
+        if (j == to) at = (w->last_at[i][j] > now ? w->last_at[i][j] : now) + sim_range(w->s, 0, 2) * MS + 1;
+        else at = now + sim_range(w->s, 1, tn / MS > 1 ? tn / MS : 1) * MS;
+        if (w->link[i][j]) departure_at(w, i, j, at);  /* cut: the peer notices the silence (or the stop) */
+        if (at > end) end = at;
+        if (w->last_at[i][j] > end) end = w->last_at[i][j];
+    }
+    *end_us = end + MS;
+    return true;
+}
+
+/* The end of a planned departure: the process is gone once its last message arrived. */
 static void leave_event(sim_t *s, void *a, uint64_t b) {
     gworld_t *w = a;
     int i = (int)(b >> 32);
@@ -475,14 +730,10 @@ static void fault_event(sim_t *s, void *a, uint64_t b) {
             break;
         if (amnesia) w->last_amnesia_us = s->now_us;
         if (!amnesia && w->nodes[i].raft->role == MK_RAFT_LEADER && sim_below(s, 2) == 0) {
-            /* a planned departure: leadership handed over (TimeoutNow), the process stops shortly after */
-            mk_peer_id_t to;
-            if (mk_raft_transfer(w->nodes[i].raft, gw_node_now(w, &w->nodes[i]), &to)) {
-                trace(w, i, 15, 0, "leaving: leadership handed over");
-                w->stats_transfers++;
-                gw_process(w, &w->nodes[i]);
-                sim_at(s, s->now_us + sim_range(s, 20, 60) * MS, leave_event, w,
-                       ((uint64_t)i << 32) | (w->nodes[i].life & 0xffffffffu));
+            /* a planned departure: leadership handed over (TimeoutNow), Departures, the process ends */
+            int64_t end;
+            if (gw_leave(w, i, &end)) {
+                sim_at(s, end, leave_event, w, ((uint64_t)i << 32) | (w->nodes[i].life & 0xffffffffu));
                 break;
             }
         }
