@@ -10,6 +10,7 @@
  *              rolling_restart_mem | flapping_links | config_churn | slow_follower_sync
  *              (the last five: groups/scenarios.c)
  *   --mutate dynamic_quorum   (the Rust-like quorum; with --expect-violation the run must fail)
+ *   --mutate snapshot_offer   (offered snapshots count one increment too many: snapshot_state must trip)
  *   --seeds N / --seed S [--trace]   (a failing seed prints the line that replays it)
  *   --check-determinism       (runs each seed twice and compares trace digests)
  *   --sync replay|snapshot    (every seed uses that state sync; log replay never compacts)
@@ -62,7 +63,7 @@ typedef struct result {
 
 /* Options that change how nodes behave (not the seed's world): --strict-liveness, --as-runtime NAME. */
 static struct {
-    bool strict_known, install_unstored, covered_call_fails;
+    bool strict_known, install_unstored, covered_call_fails, mutate_offer;
     int sync;                       /* --sync: 0 as the seed draws, 1 log replay, 2 snapshot sync */
 } opt;
 
@@ -245,6 +246,7 @@ static void run_seed(scenario_t sc, uint64_t seed, bool trace, bool dyn, result_
     w->strict_known = opt.strict_known;
     w->install_unstored = opt.install_unstored;
     w->covered_call_fails = opt.covered_call_fails;
+    w->mutate_offer = opt.mutate_offer;
     for (int c = 0; c < 8; c++) w->client_node[c] = -1;
     if (sc != SC_RANDOM)
         for (int i = 0; i < p.n; i++) w->nodes[i].pref = (mk_leadership_t){MK_LEAD_NORMAL, 1};
@@ -266,9 +268,9 @@ static void run_seed(scenario_t sc, uint64_t seed, bool trace, bool dyn, result_
         for (int k = 0; k < 3; k++) res->snap.known[k] += !strcmp(w->known_issue, known_names[k]);
         if (trace) printf("  %s\n", s.violation);
     }
-    if (s.violated && (sc != SC_RANDOM || opt.sync || opt.strict_known || opt.install_unstored || opt.covered_call_fails))
+    if (s.violated && (sc != SC_RANDOM || opt.mutate_offer || opt.sync || opt.strict_known || opt.install_unstored || opt.covered_call_fails))
         printf("  (replay with: tests/sim/replay %llu --scenario %s%s%s%s%s%s)\n", (unsigned long long)seed,
-               scenario_names[sc], dyn ? " --mutate dynamic_quorum" : "",
+               scenario_names[sc], dyn ? " --mutate dynamic_quorum" : opt.mutate_offer ? " --mutate snapshot_offer" : "",
                opt.sync == 1 ? " --sync replay" : opt.sync == 2 ? " --sync snapshot" : "",
                opt.strict_known ? " --strict-known" : "", opt.install_unstored ? " --as-runtime install_unstored" : "",
                opt.covered_call_fails ? " --as-runtime covered_call_fails" : "");
@@ -333,7 +335,7 @@ static void usage(void) {
                     "minority_leader3|split_bootstrap|\n"
                     "                  rolling_restart|rolling_restart_mem|flapping_links|config_churn|\n"
                     "                  slow_follower_sync]\n"
-                    "                  [--mutate dynamic_quorum] [--expect-violation] [--check-determinism]\n"
+                    "                  [--mutate dynamic_quorum|snapshot_offer] [--expect-violation] [--check-determinism]\n"
                     "                  [--sync replay|snapshot] [--strict-known]\n"
                     "                  [--as-runtime install_unstored|covered_call_fails]\n");
 }
@@ -355,6 +357,9 @@ int main(int argc, char **argv) {
             }
         } else if (!strcmp(argv[i], "--mutate") && i + 1 < argc && !strcmp(argv[i + 1], "dynamic_quorum")) {
             dyn = true;
+            i++;
+        } else if (!strcmp(argv[i], "--mutate") && i + 1 < argc && !strcmp(argv[i + 1], "snapshot_offer")) {
+            opt.mutate_offer = true;
             i++;
         } else if (!strcmp(argv[i], "--sync") && i + 1 < argc &&
                    (!strcmp(argv[i + 1], "replay") || !strcmp(argv[i + 1], "snapshot"))) {

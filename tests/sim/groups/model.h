@@ -156,6 +156,7 @@ struct gworld {
     size_t snap_budget;             /* bytes per FetchDataResponse (cut short like a frame) */
     bool install_unstored;          /* as the runtime: a fetched snapshot is not written to the store's area */
     bool covered_call_fails;        /* as the runtime: a call under an installed snapshot ends "superseded" */
+    bool mutate_offer;              /* test mutation: offered snapshots count one increment too many */
     bool ever_based;                /* some log was compacted or reset to a snapshot */
     bool strict_known;              /* known core issues are violations (--strict-known) */
     const char *known_issue;        /* the known core issue that stopped this run (tolerated), or NULL */

@@ -217,6 +217,7 @@ void gs_on_marker(gworld_t *w, gnode_t *n, mk_cursor_t at, const mk_log_entry_t 
     if (age > (int64_t)w->snapshot_ttl_ms || mk_id_eq(&b.marker.requester, &n->id)) return;
     gsnap_t sn;
     snap_take(n, &sn, at);
+    if (w->mutate_offer) sn.counter++;  /* the checker must notice (snapshot_state) */
     if (make_header(n, at.index, &sn.header) != MK_OK) {
         mk_buf_free(&sn.header);
         return;
@@ -320,7 +321,7 @@ void gs_peer_down(gworld_t *w, gnode_t *n, int peer) {
 }
 
 /* Writes n's machine state at `anchor` with `header` into its store's snapshot area. */
-static int store_snapshot(gworld_t *w, gnode_t *n, mk_cursor_t anchor, const mk_buf_t *header) {
+static int store_snapshot(gnode_t *n, mk_cursor_t anchor, const mk_buf_t *header) {
     mk_log_store_t *st = simstore_pub(n->store);
     gsnap_t sn;
     snap_take(n, &sn, anchor);
@@ -331,7 +332,6 @@ static int store_snapshot(gworld_t *w, gnode_t *n, mk_cursor_t anchor, const mk_
         rc = st->vt->snap_put(st->self, b, len);
     }
     if (rc == MK_OK) rc = st->vt->snap_commit(st->self);
-    (void)w;
     return rc;
 }
 
@@ -377,7 +377,7 @@ static bool finish(gworld_t *w, gnode_t *n, const mk_snapfetch_ready_t *rd) {
     if (n->durable && !w->install_unstored) {  /* so that it can restart (the runtime does not: see the top) */
         mk_buf_t hdr = MK_BUF_INIT;
         if (mk_buf_append(&hdr, rd->header.ptr, rd->header.len) != MK_OK ||
-            store_snapshot(w, n, rd->anchor, &hdr) != MK_OK)
+            store_snapshot(n, rd->anchor, &hdr) != MK_OK)
             sim_violate(w->s, "snapshot_store", "node %d cannot store its installed snapshot", n->idx);
         mk_buf_free(&hdr);
     }
@@ -474,7 +474,7 @@ static void maybe_compact(gworld_t *w, gnode_t *n) {
     if (n->durable) {  /* LMDB's snapshot area; the in-memory store has none */
         mk_buf_t hdr = MK_BUF_INIT;
         int rc = make_header(n, anchor.index, &hdr);
-        if (rc == MK_OK) rc = store_snapshot(w, n, anchor, &hdr);
+        if (rc == MK_OK) rc = store_snapshot(n, anchor, &hdr);
         mk_buf_free(&hdr);
         if (rc != MK_OK) {
             n->compacted_at = n->applied;
