@@ -261,7 +261,14 @@ static void after_apply(mk_gstate_t *g) {
             push_call(&g->applying, c);
             continue;
         }
-        if (assigned_only || term_ok(g, &c->out.range)) {
+        mk_term_t t0 = 0;
+        if (!assigned_only && g->store->vt->term_at(g->store->self, c->out.range.first, &t0) != MK_OK) {
+            /* under an installed snapshot: whose entries those were cannot be told any more */
+            c->out.maybe_applied = true;
+            MK_ERR(&c->err, MK_EOFFLINE, "the commands at %llu are covered by an installed snapshot: outcome unknown",
+                   (unsigned long long)c->out.range.first);
+            mk_gcall_finish(g, c, MK_EOFFLINE);
+        } else if (assigned_only || term_ok(g, &c->out.range)) {
             mk_gcall_finish(g, c, MK_OK);
         } else {
             MK_ERR(&c->err, MK_EOFFLINE, "the commands at %llu were superseded by another leader's entries",

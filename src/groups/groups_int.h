@@ -134,6 +134,7 @@ struct mk_gstate {
     /* snapshots (snapshots.c, snapfetch_drive.c) */
     mk_goffer_t *offers;
     mk_index_t compacted_at;           /* applied index of the last compaction snapshot */
+    bool store_snapshot_due;           /* a fetched snapshot was installed: store it (the log starts after it) */
     struct mk_snapfetch *fetch;        /* requester: a snapshot fetch in progress */
     void *install;                     /* the machine's install handle of that fetch */
     struct event *fetch_ev;            /* the fetch's timer */

@@ -115,6 +115,7 @@ static bool finish(mk_gstate_t *g, const mk_snapfetch_ready_t *rd) {
     mk_gsnap_take_sessions(g, &h);
     g->applied = g->compacted_at = rd->anchor.index;
     g->applied_term = rd->anchor.term;
+    g->store_snapshot_due = true;  /* the log now starts after the anchor: a restart needs the snapshot */
     LOG(g, MK_LOG_INFO, "group %s: installed a snapshot at %llu (%llu items)", g->short_id,
         (unsigned long long)rd->anchor.index, (unsigned long long)rd->item_count);
     return true;

@@ -225,9 +225,11 @@ static int store_put(void *ctx, const void *item, size_t len) {
 }
 
 void mk_gsnap_maybe_compact(mk_gstate_t *g) {
-    if (!g->cfg.snapshot_every || g->cfg.sync.kind != MK_SYNC_SNAPSHOT || !mk_gsnap_capable(g) || g->terminated)
-        return;
-    if (g->applied < g->compacted_at + g->cfg.snapshot_every) return;
+    if (!mk_gsnap_capable(g) || g->terminated) return;
+    bool due = g->cfg.snapshot_every && g->cfg.sync.kind == MK_SYNC_SNAPSHOT &&
+               g->applied >= g->compacted_at + g->cfg.snapshot_every;
+    if (!due && !g->store_snapshot_due) return;  /* an installed snapshot is stored at once (restarts need it) */
+    g->store_snapshot_due = false;
     mk_cursor_t anchor = {g->applied_term, g->applied};
     mk_log_store_t *st = g->store;
     bool area = st->vt->snap_begin && st->vt->snap_put && st->vt->snap_commit && st->vt->snap_open;

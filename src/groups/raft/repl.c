@@ -56,6 +56,9 @@ void mk_raft_lost_leadership(mk_raft_t *r) {
 static void send_append(mk_raft_t *r, mk_rpeer_t *p, mk_index_t prev, mk_index_t upto, mk_index_t *sent_last) {
     bool ok;
     mk_term_t prev_term = mk_raft_term_at(r, prev, &ok);
+    mk_index_t first_held, last_held;
+    r->store->vt->available(r->store->self, &first_held, &last_held);
+    if (ok && upto > prev && prev + 1 < first_held) ok = false;  /* the entries after prev are compacted too */
     if (!ok) {  /* compacted below what the peer needs: it must install a snapshot (§8.2) */
         mk_raft_msg_t ns = {.kind = MK_RAFT_NEED_SNAPSHOT, .need_snapshot = {.term = r->hs.term, .leader_commit = r->commit}};
         mk_raft_send(r, &p->id, &ns);
@@ -150,6 +153,7 @@ void mk_raft_on_append(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m) {
     mk_cursor_t prev = m->append.prev;
     bool ok;
     mk_term_t t = mk_raft_term_at(r, prev.index, &ok);
+    if (prev.index <= r->commit) t = prev.term, ok = true;  /* committed (maybe compacted): it matches */
     if (prev.index > last.index) {
         resp.append_resp.conflict_index = last.index + 1;
         resp.append_resp.syncing = mk_raft_sync_maybe_start(r, p, m);  /* far behind: log replay (§8.1) */
@@ -172,6 +176,7 @@ void mk_raft_on_append(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m) {
     size_t i = 0;
     for (; i < m->append.nentries; i++) {  /* skip what we already have */
         const mk_log_entry_t *e = &m->append.entries[i];
+        if (e->index <= r->commit) continue;  /* committed here already (maybe compacted): identical */
         if (e->index > mk_raft_last(r).index) break;
         bool ok3;
         if (mk_raft_term_at(r, e->index, &ok3) == e->term && ok3) continue;
