@@ -6,7 +6,7 @@
  *
  * Output: one JSON line per row on stdout (then ratio lines libmosaik ÷ etcd), progress and the final
  * side-by-side table on stderr, so stdout stays JSON lines. The etcd side lives in bench/groups/etcd_*.c,
- * the libmosaik side in bench/groups/mosaik_rows.c (the extension point), rows and table in
+ * the libmosaik side in bench/groups/mosaik_rows.c, rows and table in
  * bench/groups/rows.c.
  *
  *   bench_groups [--smoke] [--warmup S] [--seconds S] [--nodes 3,5] [--storage memory|durable|both]

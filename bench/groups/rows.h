@@ -3,11 +3,9 @@
  * measured row, whatever the system), the row list that prints each row as a JSON line when it is
  * added, and the closing side-by-side table with the libmosaik ÷ etcd ratio columns.
  *
- * EXTENSION POINT for the libmosaik rows: run_mosaik_rows() below. bench/groups/mosaik_rows.c holds
- * a stub that adds "skipped" rows; replace its body with the real runner (3 and 5 nodes, memory =
- * in-memory log, durable = LMDB SYNC_ALWAYS, closed loop per window, then the open loop at 50 % of
- * its own peak) and fill bench_row_t with .system = "libmosaik". The table pairs rows by
- * (nodes, storage, mode, W) — W only for closed rows — so nothing else has to change. */
+ * The runners, one per system: run_etcd_rows (bench/groups/etcd_rows.c) and run_mosaik_rows
+ * (bench/groups/mosaik_rows.c); the table pairs their rows by (nodes, storage, mode, W) — W only for
+ * closed rows. */
 #ifndef MK_BENCH_GROUPS_ROWS_H
 #define MK_BENCH_GROUPS_ROWS_H
 
@@ -79,7 +77,7 @@ void bench_rows_free(bench_rows_t *rows);
  * gives skipped rows and the line "etcd: not installed (./build.sh deps bench)" on stderr. */
 int run_etcd_rows(const bench_opts_t *opts, bench_rows_t *rows);
 
-/* bench/groups/mosaik_rows.c: libmosaik groups — the extension point (see the top of this file). */
+/* bench/groups/mosaik_rows.c: libmosaik groups, one process per member, the client on the leader. */
 int run_mosaik_rows(const bench_opts_t *opts, bench_rows_t *rows);
 /* `bench_groups --mosaik-node NODES BOOT LMDB_DIR|-`: a follower member process of those rows. */
 int mosaik_node_main(int argc, char **argv);

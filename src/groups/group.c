@@ -243,17 +243,17 @@ static void serve_query(mk_gstate_t *g, mk_gcall_t *c) {
 static void after_apply(mk_gstate_t *g) {
     /* `applying` is newest first; reversed, it is in issue order, which callbacks keep (§4.1): an async
      * call completes only after every earlier async one (an assigned-only one needs nothing else) */
-    mk_gcall_t *todo = NULL;
+    mk_gcall_t *in_order = NULL;
     while (g->applying) {
         mk_gcall_t *c = g->applying;
         g->applying = c->next;
-        c->next = todo;
-        todo = c;
+        c->next = in_order;
+        in_order = c;
     }
     bool cb_waiting = false;
-    while (todo) {
-        mk_gcall_t *c = todo;
-        todo = c->next;
+    while (in_order) {
+        mk_gcall_t *c = in_order;
+        in_order = c->next;
         c->next = NULL;
         bool assigned_only = c->kind == MK_CALL_CMD && !c->wait_applied;
         if ((!assigned_only && c->out.range.last > g->applied) || (c->cb && cb_waiting)) {
