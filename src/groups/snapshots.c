@@ -103,27 +103,37 @@ static void send_sync(mk_gstate_t *g, const mk_peer_id_t *to, const mk_gsync_msg
     mk_buf_free(&out);
 }
 
+/* Snapshots the machine's state, which must be the state at `at`, keeps it as an offer for the TTL (or
+ * reuses the offer already at `at`) and tells the requester. */
+static void offer(mk_gstate_t *g, mk_cursor_t at, const mk_peer_id_t *requester, uint64_t req_id) {
+    uint32_t ttl = g->cfg.sync.snapshot_ttl_ms ? g->cfg.sync.snapshot_ttl_ms : 10000;
+    mk_goffer_t *o = offer_at(g, at);
+    if (!o) {
+        if (!(o = calloc(1, sizeof *o))) return;
+        o->anchor = at;
+        if (mk_gsnap_header(g, at.index, &o->header) != MK_OK ||
+            !(o->snap = g->machine->snapshot_create(g->machine_self))) {
+            offer_free(g, o);
+            return;
+        }
+        o->items = g->machine->snapshot_len(o->snap);
+        o->next = g->offers;
+        g->offers = o;
+    }
+    o->expires = mk_groups_now() + ttl;
+    mk_gsync_msg_t m = {.kind = MK_GSYNC_SNAPSHOT_READY,
+                        .snapshot_ready = {.req_id = req_id,
+                                           .anchor = at,
+                                           .item_count = o->items,
+                                           .header = {o->header.ptr, o->header.len}}};
+    send_sync(g, requester, &m);
+}
+
 void mk_gsnap_on_marker(mk_gstate_t *g, mk_cursor_t at, const mk_raft_body_t *b) {
     uint32_t ttl = g->cfg.sync.snapshot_ttl_ms ? g->cfg.sync.snapshot_ttl_ms : 10000;
     int64_t age = mk_unix_ms() - (int64_t)b->marker.requested_at_ms;
     if (!mk_gsnap_capable(g) || age > (int64_t)ttl || mk_id_eq(&b->marker.requester, &g->gs->self)) return;
-    mk_goffer_t *o = calloc(1, sizeof *o);
-    if (!o) return;
-    o->anchor = at;
-    if (mk_gsnap_header(g, at.index, &o->header) != MK_OK || !(o->snap = g->machine->snapshot_create(g->machine_self))) {
-        offer_free(g, o);
-        return;
-    }
-    o->items = g->machine->snapshot_len(o->snap);
-    o->expires = mk_groups_now() + ttl;
-    o->next = g->offers;
-    g->offers = o;
-    mk_gsync_msg_t m = {.kind = MK_GSYNC_SNAPSHOT_READY,
-                        .snapshot_ready = {.req_id = b->marker.req_id,
-                                           .anchor = at,
-                                           .item_count = o->items,
-                                           .header = {o->header.ptr, o->header.len}}};
-    send_sync(g, &b->marker.requester, &m);
+    offer(g, at, &b->marker.requester, b->marker.req_id);
 }
 
 void mk_gsnap_tick(mk_gstate_t *g) {
@@ -198,9 +208,12 @@ static void on_fetch_data(mk_gstate_t *g, const mk_peer_id_t *from, const mk_gsy
 bool mk_gsnap_on_sync(mk_gstate_t *g, const mk_peer_id_t *from, const mk_gsync_msg_t *m) {
     switch (m->kind) {
     case MK_GSYNC_REQ_SNAPSHOT:
-        if (mk_gsnap_capable(g) && g->cfg.sync.kind == MK_SYNC_SNAPSHOT &&
-            mk_raft_propose_marker(g->raft, mk_groups_now(), from, m->req_snapshot.req_id, (uint64_t)mk_unix_ms()) == MK_OK)
+        if (!mk_gsnap_capable(g) || g->cfg.sync.kind != MK_SYNC_SNAPSHOT) return true;
+        if (mk_raft_propose_marker(g->raft, mk_groups_now(), from, m->req_snapshot.req_id, (uint64_t)mk_unix_ms()) == MK_OK)
             mk_gstate_kick(g);
+        /* the marker needs the requester's vote: the leader's own applied state instead (committed) */
+        if (mk_raft_quorum_waits_for(g->raft, from) && g->applied)
+            offer(g, (mk_cursor_t){.term = g->applied_term, .index = g->applied}, from, m->req_snapshot.req_id);
         return true;
     case MK_GSYNC_FETCH_DATA_REQ:
         if (mk_gsnap_capable(g)) on_fetch_data(g, from, m);

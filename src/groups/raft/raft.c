@@ -324,6 +324,7 @@ void mk_raft_free(mk_raft_t *r) {
     free(r->sessions.v);
     free(r->config_log.v);
     mk_raft_sync_abort(r);
+    mk_raft_sbuf_clear(r);
     mk_gsync_outbox_free(&r->out_sync);
     free(r);
 }

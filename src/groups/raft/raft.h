@@ -115,9 +115,14 @@ bool mk_raft_config_at(mk_raft_t *r, mk_index_t index, mk_raft_body_t *out, mk_i
  * MK_OK, MK_EALREADY (one is pending), MK_EOFFLINE (not leader). */
 int mk_raft_propose_marker(mk_raft_t *r, int64_t now, const mk_peer_id_t *requester, uint64_t req_id,
                            uint64_t requested_at_ms);
+/* Leader: true when the voter `peer` catches up from its peers (SYNCING) and the others that replicate
+ * are too few for a quorum: a marker for it could never commit, so the driver offers it a snapshot of
+ * its applied state at once (spec 40 §8.2 deviation, docs/internals/raft.md). */
+bool mk_raft_quorum_waits_for(mk_raft_t *r, const mk_peer_id_t *peer);
 /* The driver installed the machine state of a snapshot at `anchor` (config and has_commands from its
  * header): the log restarts empty with anchor as its base; commit = applied = anchor. MK_OK, MK_EALREADY
- * (not above the commit index: nothing changed), MK_EINVAL. Ends the snapshot-sync mode. */
+ * (not above the commit index: nothing changed), MK_EINVAL. Ends the snapshot-sync mode. When the log
+ * already holds the anchor (entries accepted during the fetch), the entries after it are kept. */
 int mk_raft_install_snapshot(mk_raft_t *r, int64_t now, mk_cursor_t anchor, const mk_raft_body_t *config,
                              mk_index_t config_index, bool has_commands, mk_error_t *e);
 /* The driver gave up the snapshot fetch (the next AppendEntries may start another). */

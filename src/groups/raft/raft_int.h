@@ -33,6 +33,8 @@ typedef struct mk_rpeer {
     int64_t acked_at;           /* last response */
     int64_t progress_at;        /* match last moved (or the pipeline was reset) */
     uint64_t read_seq;          /* highest read round it echoed */
+    mk_index_t sync_hint;       /* SYNCING: the index after its log, from its last reject{syncing} */
+    int64_t syncing_since;      /* SYNCING: when it entered that state */
     /* election */
     bool granted;               /* in the current (pre-)vote */
 } mk_rpeer_t;
@@ -73,6 +75,14 @@ typedef struct mk_session {
     uint64_t id, last_seq;
     mk_index_range_t range;     /* of last_seq */
 } mk_session_t;
+
+typedef struct mk_sbuf_entry {  /* a buffered live entry; body owned */
+    mk_index_t index;
+    mk_term_t term, prev_term;
+    uint8_t kind;
+    uint8_t *body;
+    size_t len;
+} mk_sbuf_entry_t;
 
 /* Growable arrays for the ready batch. */
 #define MK_VEC(T) struct { T *v; size_t n, cap; }
@@ -125,6 +135,13 @@ struct mk_raft {
     uint64_t sync_sessions;
     mk_gsync_outbox_t out_sync; /* sync messages to send (sessions and provider answers) */
     bool ev_sync_stuck;
+    /* live entries that arrived during a session, replayed through the follower rules at its end (syncbuf.c) */
+    MK_VEC(mk_sbuf_entry_t) sbuf;
+    size_t sbuf_bytes;
+    mk_term_t sbuf_term;        /* leader term they came with */
+    mk_index_t sbuf_commit;     /* highest leader commit index seen with them */
+    uint64_t sbuf_read_seq;
+    uint64_t syncing_fallbacks; /* leader: catching-up voters switched to AppendEntries (repl.c) */
     /* snapshots (snap.c) */
     mk_rconfig_t base_config;   /* the configuration in force at the log's base (from its snapshot) */
     struct { mk_peer_id_t peer; mk_index_t index; } pending_markers[MK_RAFT_MAX_PEERS];
@@ -218,5 +235,16 @@ void mk_raft_sync_peer(mk_raft_t *r, const mk_rpeer_t *p, bool up);  /* bond / H
 void mk_raft_sync_leader(mk_raft_t *r);                              /* the known leader changed */
 void mk_raft_sync_tick(mk_raft_t *r);
 void mk_raft_sync_ready(mk_raft_t *r);                               /* session outputs into the batch */
+
+/* ---- syncbuf.c ---- */
+/* Follower in a session, m's prev beyond its log: keeps m's entries (contiguous run, bounded). */
+void mk_raft_sbuf_add(mk_raft_t *r, const mk_raft_msg_t *m);
+/* A session ended: the buffered run goes through the follower rules and the leader gets the answer. */
+void mk_raft_sbuf_flush(mk_raft_t *r);
+void mk_raft_sbuf_clear(mk_raft_t *r);
+/* The follower rules of AppendEntries (§3.5) with prev known to match or lie beyond the log; fills resp. */
+void mk_raft_follow(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m, mk_raft_msg_t *resp);
+/* Whether prev lies in our log with the same term (or at or below the commit index). */
+bool mk_raft_prev_matches(mk_raft_t *r, mk_cursor_t prev);
 
 #endif

@@ -12,6 +12,7 @@
 
 void mk_raft_become_leader(mk_raft_t *r) {
     mk_raft_sync_abort(r);
+    mk_raft_sbuf_clear(r);
     if (r->role != MK_RAFT_LEADER) r->ev_role = true;
     r->role = MK_RAFT_LEADER;
     if (!r->has_leader || !mk_id_eq(&r->leader, &r->cfg.self)) r->ev_leader = true;
@@ -62,8 +63,13 @@ static void send_append(mk_raft_t *r, mk_rpeer_t *p, mk_index_t prev, mk_index_t
     if (!ok) {  /* compacted below what the peer needs: it must install a snapshot (§8.2) */
         mk_raft_msg_t ns = {.kind = MK_RAFT_NEED_SNAPSHOT, .need_snapshot = {.term = r->hs.term, .leader_commit = r->commit}};
         mk_raft_send(r, &p->id, &ns);
+        if (p->state != MK_PROG_SYNCING) {
+            p->syncing_since = r->now;
+            p->next = mk_raft_last(r).index + 1;  /* it buffers what follows */
+        }
         p->state = MK_PROG_SYNCING;
         p->inflight = 0;
+        p->sync_hint = 0;
         if (sent_last) *sent_last = prev;
         return;
     }
@@ -88,8 +94,18 @@ void mk_raft_replicate_to(mk_raft_t *r, mk_rpeer_t *p, bool heartbeat) {
     if (!p->bonded) return;
     mk_index_t last = mk_raft_last(r).index;
     int64_t hb = (int64_t)r->cfg.cc.heartbeat_interval_ms;
-    if (p->state == MK_PROG_SYNCING) {  /* it fetches from its peers: heartbeats only, naming our last entry */
-        if (heartbeat) send_append(r, p, last, last, NULL);
+    if (p->state == MK_PROG_SYNCING) {  /* it fetches from its peers: new entries (it buffers them) and heartbeats */
+        if (p->next <= last) {
+            while (p->state == MK_PROG_SYNCING && p->next <= last) {
+                mk_index_t sent;
+                send_append(r, p, p->next - 1, last, &sent);
+                if (sent < p->next) break;
+                p->next = sent + 1;
+            }
+            p->sent_at = r->now;
+        } else if (heartbeat) {
+            send_append(r, p, p->next - 1, p->next - 1, NULL);
+        }
         return;
     }
     if (p->state == MK_PROG_PROBE) {
@@ -132,6 +148,14 @@ static bool entries_plausible(const mk_raft_msg_t *m) {
     return true;
 }
 
+bool mk_raft_prev_matches(mk_raft_t *r, mk_cursor_t prev) {
+    if (prev.index <= r->commit) return true;  /* committed (maybe compacted): it matches */
+    if (prev.index > mk_raft_last(r).index) return false;
+    bool ok;
+    mk_term_t t = mk_raft_term_at(r, prev.index, &ok);
+    return ok && t == prev.term;
+}
+
 void mk_raft_on_append(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m) {
     if (!entries_plausible(m)) return;  /* no correct leader sends this: ignored, nothing written */
     /* same term: p leads it (a candidate or pre-candidate of this term steps back) */
@@ -143,21 +167,29 @@ void mk_raft_on_append(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m) {
     mk_raft_msg_t resp = {.kind = MK_RAFT_APPEND_RESP};
     resp.append_resp.term = r->hs.term;
     resp.append_resp.read_seq = m->append.read_seq;
-    mk_cursor_t last = mk_raft_last(r);
-    if (r->sync || r->snap_active) {  /* catching up from peers: live entries are dropped, the leader waits */
+    /* catching up from peers: entries that follow our log are taken as usual (a leader that needs this
+     * node for its quorum falls back to them), the others are buffered until the session ends (§8.1) */
+    if ((r->sync || r->snap_active) && !mk_raft_prev_matches(r, m->append.prev)) {
+        mk_raft_sbuf_add(r, m);
         resp.append_resp.syncing = true;
-        resp.append_resp.conflict_index = last.index + 1;
+        resp.append_resp.conflict_index = mk_raft_last(r).index + 1;
         mk_raft_send(r, &p->id, &resp);
         return;
     }
+    mk_raft_follow(r, p, m, &resp);
+    if (!r->fatal) mk_raft_send(r, &p->id, &resp);
+}
+
+void mk_raft_follow(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m, mk_raft_msg_t *resp) {
+    mk_cursor_t last = mk_raft_last(r);
     mk_cursor_t prev = m->append.prev;
     bool ok;
     mk_term_t t = mk_raft_term_at(r, prev.index, &ok);
     if (prev.index <= r->commit) t = prev.term, ok = true;  /* committed (maybe compacted): it matches */
     if (prev.index > last.index) {
-        resp.append_resp.conflict_index = last.index + 1;
-        resp.append_resp.syncing = mk_raft_sync_maybe_start(r, p, m);  /* far behind: log replay (§8.1) */
-        mk_raft_send(r, &p->id, &resp);
+        resp->append_resp.conflict_index = last.index + 1;
+        resp->append_resp.syncing = p && mk_raft_sync_maybe_start(r, p, m);  /* far behind: log replay (§8.1) */
+        if (resp->append_resp.syncing) mk_raft_sbuf_add(r, m);
         return;
     }
     if (!ok || t != prev.term) {
@@ -168,9 +200,8 @@ void mk_raft_on_append(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m) {
             if (mk_raft_term_at(r, ci - 1, &ok2) != t || !ok2) break;
             ci--;
         }
-        resp.append_resp.conflict_term = t;
-        resp.append_resp.conflict_index = ci ? ci : 1;
-        mk_raft_send(r, &p->id, &resp);
+        resp->append_resp.conflict_term = t;
+        resp->append_resp.conflict_index = ci ? ci : 1;
         return;
     }
     size_t i = 0;
@@ -187,9 +218,8 @@ void mk_raft_on_append(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m) {
     mk_index_t match = prev.index + m->append.nentries;
     mk_index_t c = m->append.commit < match ? m->append.commit : match;
     if (c > r->commit) r->commit = c;
-    resp.append_resp.success = true;
-    resp.append_resp.match = match;
-    mk_raft_send(r, &p->id, &resp);
+    resp->append_resp.success = true;
+    resp->append_resp.match = match;
 }
 
 /* ---- leader: responses and commit ---- */
@@ -219,7 +249,7 @@ void mk_raft_on_append_resp(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m)
             p->match = m->append_resp.match;
             p->progress_at = r->now;
             if (p->next <= p->match) p->next = p->match + 1;
-            if (p->state == MK_PROG_PROBE) {
+            if (p->state == MK_PROG_PROBE || p->state == MK_PROG_SYNCING) {
                 p->state = MK_PROG_REPLICATE;
                 p->inflight = 0;
                 p->next = p->match + 1;
@@ -230,13 +260,23 @@ void mk_raft_on_append_resp(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m)
             p->state = MK_PROG_REPLICATE;  /* an empty probe matched */
             p->inflight = 0;
             p->progress_at = r->now;
+        } else if (p->state == MK_PROG_SYNCING) {  /* its session ended: resume after what it holds */
+            p->state = MK_PROG_REPLICATE;
+            p->inflight = 0;
+            p->next = p->match + 1;
+            p->progress_at = r->now;
         }
         mk_raft_replicate_to(r, p, false);
         return;
     }
-    if (m->append_resp.syncing) {  /* it catches up from its peers; heartbeats until it is done */
+    if (m->append_resp.syncing) {  /* it catches up from its peers; new entries and heartbeats until it is done */
+        if (p->state != MK_PROG_SYNCING) {
+            p->syncing_since = r->now;
+            p->next = mk_raft_last(r).index + 1;  /* what it misses before comes from its peers */
+        }
         p->state = MK_PROG_SYNCING;
         p->inflight = 0;
+        p->sync_hint = m->append_resp.conflict_index;
         return;
     }
     /* rejected: move next back using the hint, never below match + 1 */
@@ -284,6 +324,40 @@ void mk_raft_maybe_commit(mk_raft_t *r) {
     mk_raft_broadcast(r, true);  /* followers learn the new commit index now */
 }
 
+/* A peer that catches up from its peers cannot store new entries. When the leader has entries waiting
+ * and too few voters replicate without such peers, a snapshot marker or anything else could wait for
+ * ever (the snapshot needs the marker committed, the marker needs the peer): after an election timeout
+ * those voters get plain AppendEntries from the end of their logs instead, which they accept. */
+static size_t replicating_voters(const mk_raft_t *r) {
+    size_t live = mk_raft_self_voter(r) ? 1 : 0;
+    for (size_t i = 0; i < r->npeers; i++)
+        if (mk_raft_counts(r, &r->peers[i]) && r->peers[i].state != MK_PROG_SYNCING) live++;
+    return live;
+}
+
+bool mk_raft_quorum_waits_for(mk_raft_t *r, const mk_peer_id_t *peer) {
+    if (r->role != MK_RAFT_LEADER) return false;
+    mk_rpeer_t *p = mk_raft_peer(r, peer);
+    return p && mk_raft_counts(r, p) && p->state == MK_PROG_SYNCING && replicating_voters(r) < mk_raft_quorum(r);
+}
+
+static void syncing_fallback(mk_raft_t *r, int64_t et) {
+    mk_index_t last = mk_raft_last(r).index;
+    if (r->commit >= last || replicating_voters(r) >= mk_raft_quorum(r)) return;
+    for (size_t i = 0; i < r->npeers; i++) {
+        mk_rpeer_t *p = &r->peers[i];
+        if (!mk_raft_counts(r, p) || p->state != MK_PROG_SYNCING || r->now - p->syncing_since < et) continue;
+        mk_index_t next = p->sync_hint ? p->sync_hint : p->match + 1;
+        if (next <= p->match) next = p->match + 1;
+        if (next > last + 1) next = last + 1;
+        p->state = MK_PROG_PROBE;
+        p->next = next;
+        p->inflight = 0;
+        r->syncing_fallbacks++;
+        mk_raft_replicate_to(r, p, false);
+    }
+}
+
 void mk_raft_leader_tick(mk_raft_t *r) {
     int64_t hb = (int64_t)r->cfg.cc.heartbeat_interval_ms, et = (int64_t)r->cfg.cc.election_timeout_ms;
     /* CheckQuorum over a sliding window: once the leader has led for election_timeout, a majority of
@@ -308,6 +382,7 @@ void mk_raft_leader_tick(mk_raft_t *r) {
             p->inflight = 0;
         }
     }
+    syncing_fallback(r, et);
     if (r->now >= r->heartbeat_due) {
         r->heartbeat_due = r->now + hb;
         mk_raft_broadcast(r, true);

@@ -87,7 +87,9 @@ bool mk_raft_snapshot_begin(mk_raft_t *r, const mk_peer_id_t *leader, mk_index_t
 
 void mk_raft_snapshot_abort(mk_raft_t *r, int64_t now) {
     r->now = now;
+    if (!r->snap_active) return;
     r->snap_active = false;
+    if (!r->sync) mk_raft_sbuf_flush(r);
 }
 
 void mk_raft_on_need_snapshot(mk_raft_t *r, mk_rpeer_t *p, const mk_raft_msg_t *m) {
@@ -108,18 +110,29 @@ int mk_raft_install_snapshot(mk_raft_t *r, int64_t now, mk_cursor_t anchor, cons
     if (r->meta.has_origin && !mk_id_eq(&r->meta.origin, &config->config.origin))
         return MK_ERR(e, MK_EINVAL, "snapshot: of another origin");
     if (anchor.index <= r->commit) {  /* nothing new: keep the log */
-        r->snap_active = false;
+        mk_raft_snapshot_abort(r, now);
         return MK_ERR(e, MK_EALREADY, "snapshot at %llu is not above the commit index %llu",
                       (unsigned long long)anchor.index, (unsigned long long)r->commit);
     }
-    if (r->store->vt->reset_to(r->store->self, anchor) != MK_OK) {
+    /* Entries after the anchor that this node accepted meanwhile (a leader needing its vote sends them)
+     * may have been acknowledged: when the log holds the anchor itself they stay, only the prefix goes. */
+    bool ok;
+    bool keep = anchor.index <= mk_raft_last(r).index && mk_raft_term_at(r, anchor.index, &ok) == anchor.term && ok;
+    if (keep ? r->store->vt->prune_prefix(r->store->self, anchor.index) != MK_OK
+             : r->store->vt->reset_to(r->store->self, anchor) != MK_OK) {
         mk_raft_fatal(r, "the log store refused to install a snapshot");
         return MK_ERR(e, MK_EIO, "the log store refused the snapshot");
     }
     r->log_dirty = true;
-    r->config_log.n = 0;
     mk_raft_base_config_set(r, config_index, config);
-    r->config = r->base_config;
+    size_t nkeep = 0;
+    if (keep)
+        for (size_t k = 0; k < r->config_log.n; k++)
+            if (r->config_log.v[k] > anchor.index) r->config_log.v[nkeep++] = r->config_log.v[k];
+    if (nkeep < r->config_log.n || !keep) {
+        r->config_log.n = nkeep;
+        if (!nkeep) r->config = r->base_config;
+    }
     r->ev_config = true;
     if (!r->meta.has_origin) {
         r->meta.has_origin = true;
@@ -129,10 +142,10 @@ int mk_raft_install_snapshot(mk_raft_t *r, int64_t now, mk_cursor_t anchor, cons
     r->commit = r->applied = r->applying = anchor.index;
     r->hs.commit = anchor.index;
     r->state_dirty = true;
-    r->synced = r->pending_synced = anchor.index;
-    r->snap_active = false;
+    if (!keep) r->synced = r->pending_synced = anchor.index;
     r->snap_installs++;
     mk_raft_sync_abort(r);
+    mk_raft_snapshot_abort(r, now);  /* the session ended: buffered live entries follow the anchor */
     return MK_OK;
 }
 

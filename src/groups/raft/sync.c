@@ -4,8 +4,8 @@
  * leader reject{syncing} meanwhile; the leader then sends that peer only heartbeats. Fetched entries are
  * committed ones: they are written with the follower rules and raise the commit index chunk by chunk.
  * Every node also answers the sync requests of others from its store (committed entries only).
- * Live entries are not buffered during a session: once it is done the follower answers the leader's next
- * heartbeat normally and the leader resumes replication from the follower's new last entry. */
+ * Live entries that arrive meanwhile are buffered (syncbuf.c) and go through the follower rules when the
+ * session ends; the follower then answers the leader, which resumes replication after them. */
 #include "groups/raft/raft_int.h"
 
 #include <stdlib.h>
@@ -31,7 +31,9 @@ void mk_raft_sync_abort(mk_raft_t *r) {
 
 bool mk_raft_sync_maybe_start(mk_raft_t *r, const mk_rpeer_t *leader, const mk_raft_msg_t *m) {
     if (r->sync || r->snap_active) return true;
-    if (!m->has_origin || m->append.commit <= r->commit || m->append.commit - r->commit <= replay_batch(r)) return false;
+    /* measured from the end of our log: entries we hold need no fetching, only applying */
+    mk_index_t have = mk_raft_last(r).index;
+    if (!m->has_origin || m->append.commit <= have || m->append.commit - have <= replay_batch(r)) return false;
     if (r->now < r->sync_retry_at) return false;  /* a session just found nothing to fetch: plain replication */
     if (r->meta.has_origin && !mk_id_eq(&r->meta.origin, &m->origin)) return false;
     if (r->cfg.snapshot_sync && r->cfg.sync.kind == MK_SYNC_SNAPSHOT)  /* §8.2: instead of log replay */
@@ -70,7 +72,10 @@ void mk_raft_sync_peer(mk_raft_t *r, const mk_rpeer_t *p, bool up) {
 
 /* A session aims at the commit index of the leader that started it; another leader may know less (its
  * commit can lag: nobody could then serve the target). The next AppendEntries decides anew. */
-void mk_raft_sync_leader(mk_raft_t *r) { mk_raft_sync_abort(r); }
+void mk_raft_sync_leader(mk_raft_t *r) {
+    mk_raft_sync_abort(r);
+    mk_raft_sbuf_clear(r);
+}
 
 void mk_raft_sync_step(mk_raft_t *r, int64_t now, const mk_peer_id_t *from, const mk_gsync_msg_t *m) {
     r->now = now;
@@ -144,5 +149,8 @@ void mk_raft_sync_ready(mk_raft_t *r) {
             return;
         }
     }
-    if (r->sync && mk_replay_done(r->sync)) mk_raft_sync_abort(r);
+    if (r->sync && mk_replay_done(r->sync)) {
+        mk_raft_sync_abort(r);
+        if (!r->snap_active) mk_raft_sbuf_flush(r);
+    }
 }

@@ -158,10 +158,11 @@ struct gworld {
     bool covered_call_fails;        /* as the runtime: a call under an installed snapshot ends "superseded" */
     bool mutate_offer;              /* test mutation: offered snapshots count one increment too many */
     bool ever_based;                /* some log was compacted or reset to a snapshot */
-    bool strict_known;              /* known core issues are violations (--strict-known) */
+    bool strict_known;              /* formerly known core issues are violations (default; --lenient-known) */
     const char *known_issue;        /* the known core issue that stopped this run (tolerated), or NULL */
     int64_t deadlock_since[GMAX];   /* leader i has been stuck on the snapshot-marker deadlock since */
     uint64_t stats_fetches, stats_installs, stats_fetch_aborts, stats_markers, stats_offers, stats_data_reqs;
+    uint64_t stats_direct_offers;  /* leader offers of its applied state to a voter the quorum waits for */
     uint64_t stats_compactions, stats_restores, stats_dups_filtered, stats_covered_calls;
     int64_t stats_install_max_us;   /* snapshot_wanted → installed */
     /* leadership hand-overs: the first leader of a later term after a transfer is the chosen voter (ok)
@@ -189,15 +190,14 @@ void gw_partition(gworld_t *w, const int *side, bool one_way);  /* side[i] ∈ {
 void gw_heal(gworld_t *w);
 void gw_faults(gworld_t *w);
 int gw_node_of(gworld_t *w, const mk_peer_id_t *id);  /* -1: none */
-/* Leader l is stuck on the snapshot-marker deadlock (a core liveness bug, reported): it holds an
- * uncommitted SNAPSHOT_MARKER, and a quorum of its configuration is reachable only by counting voters that
- * are in snapshot-sync mode — they drop the live entries (reject{syncing}) until their snapshot arrives,
- * and the snapshot waits for the marker to commit. */
+/* Leader l is stuck on the snapshot-marker deadlock (a core liveness bug, fixed: repl.c syncing_fallback,
+ * mk_raft_quorum_waits_for): it holds an uncommitted SNAPSHOT_MARKER, and a quorum of its configuration is
+ * reachable only by counting voters that are in snapshot-sync mode. */
 bool gw_snapshot_deadlock(gworld_t *w, int l);
-/* Known core issues (reported, not fixed here; docs/internals/raft.md): snapshot_marker_deadlock (above,
- * for 5 s), compacted_prefix_probe (checks.c), append_below_base (world.c). With w->strict_known it is the
- * violation `name`; otherwise the run stops here without a violation (w->known_issue = name; the
- * history recorded so far is still checked). Returns true when the run stops. */
+/* Formerly known core issues, now fixed and checked (docs/internals/raft.md): snapshot_marker_deadlock
+ * (above, for 5 s), compacted_prefix_probe (checks.c), append_below_base (world.c). With w->strict_known
+ * (the default) it is the violation `name`; with --lenient-known the run stops here without a violation
+ * (w->known_issue = name; the history recorded so far is still checked). Returns true when the run stops. */
 bool gw_known_issue(gworld_t *w, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A liveness check failed at leader l: true (the run stopped, see gw_known_issue) if the snapshot-marker
  * deadlock explains it. */

@@ -209,34 +209,44 @@ static void send_sync(gworld_t *w, gnode_t *n, int to, const mk_gsync_msg_t *m) 
 
 /* ---- offers (mk_gsnap_on_marker, on_fetch_data, mk_gsnap_tick) ---- */
 
+static gsnap_t *offer_at(gnode_t *n, mk_cursor_t anchor) {
+    for (size_t i = 0; i < n->noffers; i++)
+        if (n->offers[i].anchor.index == anchor.index && n->offers[i].anchor.term == anchor.term) return &n->offers[i];
+    return NULL;
+}
+
+/* The node's state is the state at `at`: kept as an offer (or the one at `at` reused) and announced. */
+static void offer(gworld_t *w, gnode_t *n, mk_cursor_t at, int requester, uint64_t req_id) {
+    int64_t now = gw_node_now(w, n);
+    gsnap_t *o = offer_at(n, at);
+    if (!o) {
+        gsnap_t sn;
+        snap_take(n, &sn, at);
+        if (w->mutate_offer) sn.counter++;  /* the checker must notice (snapshot_state) */
+        if (make_header(n, at.index, &sn.header) != MK_OK) {
+            mk_buf_free(&sn.header);
+            return;
+        }
+        n->offers = realloc(n->offers, (n->noffers + 1) * sizeof *n->offers);
+        if (!n->offers) abort();
+        o = &n->offers[n->noffers++];
+        *o = sn;
+        w->stats_offers++;
+    }
+    o->expires_ms = now + w->snapshot_ttl_ms;
+    mk_gsync_msg_t m = {.kind = MK_GSYNC_SNAPSHOT_READY,
+                        .snapshot_ready = {.req_id = req_id, .anchor = at, .item_count = o->items,
+                                           .header = {o->header.ptr, o->header.len}}};
+    send_sync(w, n, requester, &m);
+}
+
 void gs_on_marker(gworld_t *w, gnode_t *n, mk_cursor_t at, const mk_log_entry_t *e) {
     mk_raft_body_t b;
     if (mk_raft_body_decode(MK_ENTRY_SNAPSHOT_MARKER, e->body, e->len, &b, NULL) != MK_OK) return;
     int64_t now = gw_node_now(w, n);
     int64_t age = now - (int64_t)b.marker.requested_at_ms;
     if (age > (int64_t)w->snapshot_ttl_ms || mk_id_eq(&b.marker.requester, &n->id)) return;
-    gsnap_t sn;
-    snap_take(n, &sn, at);
-    if (w->mutate_offer) sn.counter++;  /* the checker must notice (snapshot_state) */
-    if (make_header(n, at.index, &sn.header) != MK_OK) {
-        mk_buf_free(&sn.header);
-        return;
-    }
-    sn.expires_ms = now + w->snapshot_ttl_ms;
-    n->offers = realloc(n->offers, (n->noffers + 1) * sizeof *n->offers);
-    if (!n->offers) abort();
-    n->offers[n->noffers++] = sn;
-    w->stats_offers++;
-    mk_gsync_msg_t m = {.kind = MK_GSYNC_SNAPSHOT_READY,
-                        .snapshot_ready = {.req_id = b.marker.req_id, .anchor = at, .item_count = sn.items,
-                                           .header = {sn.header.ptr, sn.header.len}}};
-    send_sync(w, n, gw_node_of(w, &b.marker.requester), &m);
-}
-
-static gsnap_t *offer_at(gnode_t *n, mk_cursor_t anchor) {
-    for (size_t i = 0; i < n->noffers; i++)
-        if (n->offers[i].anchor.index == anchor.index && n->offers[i].anchor.term == anchor.term) return &n->offers[i];
-    return NULL;
+    offer(w, n, at, gw_node_of(w, &b.marker.requester), b.marker.req_id);
 }
 
 static void on_fetch_data(gworld_t *w, gnode_t *n, int from, const mk_gsync_msg_t *m) {
@@ -419,10 +429,16 @@ bool gs_on_sync(gworld_t *w, gnode_t *n, int from, const mk_gsync_msg_t *m) {
     switch (m->kind) {
     case MK_GSYNC_REQ_SNAPSHOT: {
         int64_t now = gw_node_now(w, n);
-        if (w->snap_sync &&
-            mk_raft_propose_marker(n->raft, now, &w->nodes[from].id, m->req_snapshot.req_id, (uint64_t)now) == MK_OK) {
+        if (!w->snap_sync) return true;
+        if (mk_raft_propose_marker(n->raft, now, &w->nodes[from].id, m->req_snapshot.req_id, (uint64_t)now) == MK_OK) {
             w->stats_markers++;
             say(w, n->idx, 53, (uint64_t)from, "snapshot marker for node %d", from);
+        }
+        if (mk_raft_quorum_waits_for(n->raft, &w->nodes[from].id) && n->applied) {  /* as mk_gsnap_on_sync */
+            w->stats_direct_offers++;
+            say(w, n->idx, 56, (uint64_t)from, "the quorum waits for node %d: offering the state at %llu", from,
+                (unsigned long long)n->applied);
+            offer(w, n, (mk_cursor_t){.term = n->applied_term, .index = n->applied}, from, m->req_snapshot.req_id);
         }
         return true;
     }

@@ -1778,6 +1778,143 @@ static void a_departing_leader_hands_over_without_an_election_timeout(void **sta
     assert_true(mk_id_eq(&so.leader, &nodes[t].id));
 }
 
+
+/* ---- live entries during a catch-up session (spec 40 §8.1, raft/syncbuf.c) ---- */
+
+static mk_raft_msg_t append_syncing(mk_term_t term, mk_index_t conflict_index) {
+    mk_raft_msg_t m = append_reject(term, conflict_index, 0);
+    m.append_resp.syncing = true;
+    return m;
+}
+
+/* A scripted follower [CONFIG t1, NOOP t1] (commit 2) set up for snapshot sync with replay_batch 4. */
+static int snapshot_follower(size_t buffer_max) {
+    mk_consensus_config_t cc = cc_scripted();
+    int n = scripted_follower(NORMAL, &cc, 1, NULL, 0, 2);
+    mk_raft_t *r = nodes[n].r;
+    r->cfg.snapshot_sync = true;
+    r->cfg.sync.kind = MK_SYNC_SNAPSHOT;
+    r->cfg.sync.replay_batch = 4;
+    r->cfg.sync.sync_buffer_max_bytes = buffer_max;
+    return n;
+}
+
+static void a_syncing_follower_buffers_live_entries_and_takes_them_after_its_snapshot(void **state) {
+    (void)state;
+    int n = snapshot_follower(0);
+    mk_log_entry_t three[] = {e_cmd(1, "a"), e_cmd(1, "b"), e_cmd(1, "c")}, two[] = {e_cmd(1, "d"), e_cmd(1, "e")};
+    /* the leader's log ends far beyond ours and its commit is more than replay_batch past our last */
+    append_from(n, 100, G1, 1, C(1, 50), 60, three, 3);
+    const cap_t *c = last_cap(MK_RAFT_APPEND_RESP, G1);
+    assert_true(c->m.append_resp.syncing);
+    assert_int_equal(c->m.append_resp.conflict_index, 3);
+    assert_true(status(n).snapshotting);
+    append_from(n, 110, G1, 1, C(1, 53), 60, two, 2);
+    assert_true(last_cap(MK_RAFT_APPEND_RESP, G1)->m.append_resp.syncing);
+    append_from(n, 115, G1, 1, C(1, 53), 60, two, 2);  /* a resend changes nothing */
+    assert_int_equal(nodes[n].r->sbuf.n, 5);
+    assert_int_equal(status(n).last.index, 2);  /* nothing written meanwhile */
+    caps_clear();
+    /* the snapshot at 52 arrives: the buffered 53..55 follow it and the leader learns match 55 */
+    mk_raft_body_t cfg = config_at(n, 1);
+    mk_error_t e;
+    assert_int_equal(mk_raft_install_snapshot(nodes[n].r, 120, C(1, 52), &cfg, 1, true, &e), MK_OK);
+    nodes[n].applied = 52;  /* the driver installed the machine state */
+    pump(120);
+    mk_raft_status_t st = status(n);
+    assert_false(st.snapshotting);
+    assert_int_equal(st.last.index, 55);
+    assert_int_equal(st.commit, 55);
+    c = last_cap(MK_RAFT_APPEND_RESP, G1);
+    assert_non_null(c);
+    assert_true(c->m.append_resp.success);
+    assert_int_equal(c->m.append_resp.match, 55);
+    assert_int_equal(nodes[n].r->sbuf.n, 0);
+}
+
+static void a_buffer_over_its_limit_is_dropped_and_the_leader_resumes_after_the_snapshot(void **state) {
+    (void)state;
+    mk_log_entry_t three[] = {e_cmd(1, "a"), e_cmd(1, "b"), e_cmd(1, "c")}, two[] = {e_cmd(1, "d"), e_cmd(1, "e")};
+    size_t one = sizeof(mk_sbuf_entry_t) + three[0].len;
+    int n = snapshot_follower(3 * one + one / 2);  /* room for three of these entries */
+    append_from(n, 100, G1, 1, C(1, 50), 60, three, 3);
+    assert_int_equal(nodes[n].r->sbuf.n, 3);
+    append_from(n, 110, G1, 1, C(1, 53), 60, two, 2);  /* over the limit: all dropped */
+    assert_int_equal(nodes[n].r->sbuf.n, 0);
+    append_from(n, 115, G1, 1, C(1, 57), 60, two, 2);  /* 58, 59 kept: not contiguous with the snapshot */
+    assert_int_equal(nodes[n].r->sbuf.n, 2);
+    caps_clear();
+    mk_raft_body_t cfg = config_at(n, 1);
+    mk_error_t e;
+    assert_int_equal(mk_raft_install_snapshot(nodes[n].r, 120, C(1, 52), &cfg, 1, true, &e), MK_OK);
+    nodes[n].applied = 52;  /* the driver installed the machine state */
+    pump(120);
+    /* the answer names the snapshot's anchor (verified), never an unverified tail */
+    const cap_t *c = last_cap(MK_RAFT_APPEND_RESP, G1);
+    assert_true(c->m.append_resp.success);
+    assert_int_equal(c->m.append_resp.match, 52);
+    assert_int_equal(status(n).last.index, 52);
+}
+
+static void a_syncing_follower_takes_entries_that_follow_its_log(void **state) {
+    (void)state;
+    int n = snapshot_follower(0);
+    mk_log_entry_t one[] = {e_cmd(1, "a")}, two[] = {e_cmd(1, "b"), e_cmd(1, "c")};
+    append_from(n, 100, G1, 1, C(1, 50), 60, one, 1);
+    assert_true(status(n).snapshotting);
+    /* a leader that needs this voter for its quorum falls back to AppendEntries from our last entry */
+    append_from(n, 200, G1, 1, C(1, 2), 3, two, 2);
+    const cap_t *c = last_cap(MK_RAFT_APPEND_RESP, G1);
+    assert_true(c->m.append_resp.success);
+    assert_int_equal(c->m.append_resp.match, 4);
+    mk_raft_status_t st = status(n);
+    assert_int_equal(st.last.index, 4);
+    assert_int_equal(st.commit, 3);
+    assert_true(st.snapshotting);  /* the fetch goes on */
+    /* a snapshot whose anchor the log holds keeps the entries after it (they were acknowledged) */
+    mk_raft_body_t cfg = config_at(n, 1);
+    mk_error_t e;
+    mk_log_entry_t more[] = {e_cmd(1, "d")};
+    append_from(n, 210, G1, 1, C(1, 4), 3, more, 1);
+    assert_int_equal(mk_raft_install_snapshot(nodes[n].r, 220, C(1, 4), &cfg, 1, true, &e), MK_OK);
+    nodes[n].applied = 4;
+    st = status(n);
+    assert_int_equal(st.commit, 4);
+    assert_int_equal(st.last.index, 5);
+    assert_int_equal(term_at(n, 5), 1);
+    assert_false(st.snapshotting);
+}
+
+static void a_leader_that_needs_a_syncing_voter_falls_back_to_append_entries(void **state) {
+    (void)state;
+    int n = scripted_leader();  /* terms 1 1 2 3, commit 2; voters G1, NODE, G3 */
+    mk_raft_t *r = nodes[n].r;
+    mk_peer_id_t g1 = pid(G1), g3 = pid(G3);
+    inject(n, 5100, G1, append_syncing(3, 2));
+    mk_rpeer_t *p = mk_raft_peer(r, &g1);
+    assert_int_equal(p->state, MK_PROG_SYNCING);
+    assert_int_equal(p->next, 5);  /* new entries from here on: it buffers them */
+    assert_false(mk_raft_quorum_waits_for(r, &g1));  /* G3 replicates: a quorum without G1 */
+    mk_raft_peer_down(r, 5100, &g3);
+    assert_true(mk_raft_quorum_waits_for(r, &g1));
+    caps_clear();
+    tick(n, 5200);  /* not yet: an election timeout after it began syncing */
+    assert_int_equal(p->state, MK_PROG_SYNCING);
+    assert_int_equal(r->syncing_fallbacks, 0);
+    inject(n, 7000, G1, append_syncing(3, 2));  /* it keeps answering (CheckQuorum hears it) */
+    caps_clear();
+    tick(n, 5100 + 2000);
+    assert_int_equal(r->syncing_fallbacks, 1);
+    assert_int_equal(p->state, MK_PROG_PROBE);
+    const cap_t *a = last_cap(MK_RAFT_APPEND, G1);
+    assert_non_null(a);
+    assert_int_equal(a->m.append.prev.index, 1);  /* from the end of its log */
+    assert_int_equal(a->m.append.nentries, 3);
+    inject(n, 7200, G1, append_ok(3, 4));
+    assert_int_equal(p->state, MK_PROG_REPLICATE);
+    assert_int_equal(status(n).commit, 4);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -1819,6 +1956,10 @@ int main(void) {
         T(a_follower_forwards_a_proposal_and_reads_through_the_leader),
         T(an_isolated_leader_steps_down_and_the_majority_elects_anew),
         T(a_departing_leader_hands_over_without_an_election_timeout),
+        T(a_syncing_follower_buffers_live_entries_and_takes_them_after_its_snapshot),
+        T(a_buffer_over_its_limit_is_dropped_and_the_leader_resumes_after_the_snapshot),
+        T(a_syncing_follower_takes_entries_that_follow_its_log),
+        T(a_leader_that_needs_a_syncing_voter_falls_back_to_append_entries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
