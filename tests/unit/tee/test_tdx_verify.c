@@ -74,6 +74,9 @@ static void builtin_root(void **state) {
     char *pem = tdx_read("intel_sgx_root_ca.pem", NULL);
     assert_string_equal(mk_tdx_intel_root_pem(), pem);
     free(pem);
+    pem = tdx_read("../../../src/tee/tdx/intel_sgx_root_ca.pem", NULL); /* the repository's copy */
+    assert_string_equal(mk_tdx_intel_root_pem(), pem);
+    free(pem);
     uint8_t fp[32];
     mk_tdx_trust_root_fingerprint(NULL, fp);
     assert_hex_equal(fp, "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3");
