@@ -364,8 +364,14 @@ int mk_tdx_quote_verify_ex(const uint8_t *q, size_t len, const mk_tdx_trust_t *t
     }
     coll = mk_tdx_trust_collateral(t);
     if (coll) {
+        /* revocation is only taken from authentic CRLs (root CRL by the pinned root, PCK CRL by this
+         * intermediate); a CRL that is not authentic fails at COLLATERAL (§6.3 item 2) instead */
         X509_REVOKED *rv = NULL;
-        if (X509_CRL_get0_by_cert(coll->root_crl, &rv, inter) == 1 || X509_CRL_get0_by_cert(coll->pck_crl, &rv, leaf) == 1) {
+        bool root_crl_ok = X509_CRL_verify(coll->root_crl, X509_get0_pubkey(t->root)) == 1;
+        bool pck_crl_ok = X509_NAME_cmp(X509_CRL_get_issuer(coll->pck_crl), X509_get_subject_name(inter)) == 0 &&
+                          X509_CRL_verify(coll->pck_crl, X509_get0_pubkey(inter)) == 1;
+        if ((root_crl_ok && X509_CRL_get0_by_cert(coll->root_crl, &rv, inter) == 1) ||
+            (pck_crl_ok && X509_CRL_get0_by_cert(coll->pck_crl, &rv, leaf) == 1)) {
             ERR_clear_error();
             chk = MK_TDX_CHK_PCK_CHAIN, rsn = MK_TICKET_REVOKED;
             TDX_ERR(&err, MK_EDENIED, "pck_chain: a certificate of the pck chain is revoked");

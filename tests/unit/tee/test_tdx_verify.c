@@ -541,12 +541,55 @@ static void concurrent_swap(void **state) {
     free(q);
 }
 
+/* A CRL naming the quote's intermediate as issuer and listing its leaf, but signed by another key: it
+ * must not revoke anything; the collateral fails as untrusted. */
+static void forged_crl(void **state) {
+    (void)state;
+    size_t n;
+    uint8_t *q = (uint8_t *)tdx_read("tdx_quote_v4_a.bin", &n);
+    BIO *b = BIO_new_mem_buf(q + 1258, 3677);
+    X509 *leaf = PEM_read_bio_X509(b, NULL, NULL, NULL), *inter = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    assert_non_null(leaf);
+    assert_non_null(inter);
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509_CRL *crl = X509_CRL_new();
+    X509_CRL_set_version(crl, 1);
+    X509_CRL_set_issuer_name(crl, X509_get_subject_name(inter));
+    ASN1_TIME *tu = ASN1_TIME_set(NULL, TDX_NOW - 86400), *nu = ASN1_TIME_set(NULL, TDX_NOW + 86400);
+    X509_CRL_set1_lastUpdate(crl, tu);
+    X509_CRL_set1_nextUpdate(crl, nu);
+    X509_REVOKED *r = X509_REVOKED_new();
+    X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(leaf));
+    X509_REVOKED_set_revocationDate(r, tu);
+    X509_CRL_add0_revoked(crl, r);
+    assert_true(X509_CRL_sign(crl, k, EVP_sha256()) > 0);
+    unsigned char *der = NULL;
+    int dl = i2d_X509_CRL(crl, &der);
+    assert_true(dl > 0);
+    char *hex = malloc(2 * (size_t)dl + 1);
+    for (int i = 0; i < dl; i++) sprintf(hex + 2 * i, "%02x", der[i]);
+    char *s = edited("pck_crl", hex);
+    check_collateral(s, MK_TDX_CHK_COLLATERAL, MK_TICKET_UNTRUSTED);
+    free(s);
+    free(hex);
+    OPENSSL_free(der);
+    ASN1_TIME_free(tu);
+    ASN1_TIME_free(nu);
+    X509_CRL_free(crl);
+    EVP_PKEY_free(k);
+    X509_free(leaf);
+    X509_free(inter);
+    free(q);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(builtin_root),     cmocka_unit_test(names),          cmocka_unit_test(genuine_without_collateral),
         cmocka_unit_test(with_collateral),  cmocka_unit_test(byte_flips),     cmocka_unit_test(pem_flips),
         cmocka_unit_test(another_root),     cmocka_unit_test(policy_settings), cmocka_unit_test(collateral_swap),
         cmocka_unit_test(tampered_collateral), cmocka_unit_test(concurrent_swap),
+        cmocka_unit_test(forged_crl),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
