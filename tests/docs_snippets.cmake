@@ -3,6 +3,9 @@
 # against the library and run as a test docs.<page>.<n> (self-contained programs only: no placeholders,
 # no waiting for signals). Included from tests/CMakeLists.txt.
 file(GLOB MK_DOC_PAGES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
+if(NOT MK_WITH_TDX)
+  list(FILTER MK_DOC_PAGES EXCLUDE REGEX "/docs/tdx\\.md$")
+endif()
 set(MK_DOC_OUT ${CMAKE_CURRENT_BINARY_DIR}/docs)
 file(REMOVE_RECURSE ${MK_DOC_OUT})
 file(MAKE_DIRECTORY ${MK_DOC_OUT})
@@ -28,4 +31,10 @@ foreach(src ${MK_DOC_PROGRAMS})
   target_link_libraries(doc_${name} PRIVATE mosaik_static)
   add_test(NAME docs.${test_name} COMMAND doc_${name})
   set_tests_properties(docs.${test_name} PROPERTIES LABELS docs TIMEOUT ${MK_UNIT_TIMEOUT} ENVIRONMENT "${MK_TEST_ENV}")
+endforeach()
+# docs/tdx.md verifies the shared test quote: its programs run next to the test data
+foreach(t IN ITEMS docs.tdx.1 docs.tdx.2 docs.tdx.3)
+  if(TEST ${t})
+    set_tests_properties(${t} PROPERTIES WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/data/tdx)
+  endif()
 endforeach()
