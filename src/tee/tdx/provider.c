@@ -218,6 +218,13 @@ int mk_tdx_local_measurements(mk_tdx_provider_t *p, int timeout_ms, mk_measureme
     return rc;
 }
 
+int mk_tdx_provider_pending(mk_tdx_provider_t *p) {
+    pthread_mutex_lock(&W.mu);
+    int n = p->pending;
+    pthread_mutex_unlock(&W.mu);
+    return n;
+}
+
 void mk_tdx_provider_free(mk_tdx_provider_t *p) {
     if (!p) return;
     pthread_once(&W.once, w_init);

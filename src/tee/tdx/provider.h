@@ -26,6 +26,9 @@ bool mk_tdx_on_loop_thread(void);
 /* Test hook: makes mk_tdx_on_loop_thread return true on the calling thread (false restores). */
 void mk_tdx_test_force_loop_thread(bool on);
 
+/* Requests of p queued or running (tests). */
+int mk_tdx_provider_pending(mk_tdx_provider_t *p);
+
 /* Checks a provider's output: the quote parses, fits MK_TDX_MAX_QUOTE and carries rd as REPORTDATA.
  * MK_EPROTO otherwise. */
 int mk_tdx_provider_check_quote(const uint8_t *q, size_t len, const uint8_t rd[64], mk_error_t *e);
