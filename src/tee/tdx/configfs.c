@@ -142,10 +142,10 @@ int mk_tdx_configfs_request(const char *dir, const mk_tdx_fs_ops_t *ops, void *c
     for (int round = 0; round <= MAX_RETRIES; round++) {
         uint8_t rnd[4];
         if (RAND_bytes(rnd, sizeof rnd) != 1) return MK_ERR(e, MK_EIO, "RAND_bytes failed");
-        char entry[4096];
+        char entry[4000]; /* + "/generation" fits the 4096 of an attribute path */
         int len = snprintf(entry, sizeof entry, "%s/mosaik-%ld-%" PRIu64 "-%02x%02x%02x%02x", dir, (long)getpid(),
                            atomic_fetch_add(&entry_seq, 1), rnd[0], rnd[1], rnd[2], rnd[3]);
-        if (len < 0 || (size_t)len >= sizeof entry - 16) return MK_ERR(e, MK_EINVAL, "report directory path too long");
+        if (len < 0 || (size_t)len >= sizeof entry) return MK_ERR(e, MK_EINVAL, "report directory path too long");
         int r = ops->mkdir(ctx, entry, 0700);
         if (r < 0) {
             int code = (r == -ENOENT || r == -ENOTDIR) ? MK_ENOTSUP : MK_EIO;
