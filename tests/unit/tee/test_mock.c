@@ -10,6 +10,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+
+#ifdef MK_WITH_TDX
+
 #include "mock_check.h"
 
 #include <jansson.h>
@@ -397,3 +401,10 @@ int main(void) {
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
+
+#else
+int main(void) {
+    puts("TDX is disabled in this build (MK_WITH_TDX=OFF)");
+    return 0;
+}
+#endif
