@@ -135,6 +135,10 @@ case "$verb" in
   unit)
     deps test
     configure_build debug
+    # the library also builds without TDX (MK_WITH_TDX=OFF): a cheap configure + library build
+    cmake -S . -B build/notdx -DCMAKE_BUILD_TYPE=Debug -DMK_WERROR=ON -DMK_WITH_TDX=OFF -DMK_BUILD_TESTS=OFF \
+      -DMK_BUILD_BENCH=OFF >/dev/null
+    cmake --build build/notdx --target mosaik_static -j"$JOBS" >/dev/null
     run_ctest debug "${@:2}" ;;
   sanitize)
     deps test

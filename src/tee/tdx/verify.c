@@ -212,6 +212,16 @@ int mk_tdx_chain_verify(X509 *root, STACK_OF(X509) *certs, size_t want_len, int6
         rc = TDX_ERR(e, MK_EDENIED, "%s: chain of %d certificates, expected %zu", what, chain ? sk_X509_num(chain) : 0, want_len);
         goto out;
     }
+    /* every certificate given must be part of the chain: no unused (hence unchecked) extras */
+    for (int i = 0; i < sk_X509_num(certs); i++) {
+        bool found = false;
+        for (int k = 0; k < sk_X509_num(chain) && !found; k++) found = X509_cmp(sk_X509_value(certs, i), sk_X509_value(chain, k)) == 0;
+        if (!found) {
+            *reason = MK_TICKET_UNTRUSTED;
+            rc = TDX_ERR(e, MK_EDENIED, "%s: certificate %d is not part of the verified chain", what, i);
+            goto out;
+        }
+    }
     int64_t na = INT64_MAX;
     for (int i = 0; i < sk_X509_num(chain); i++) {
         X509 *x = sk_X509_value(chain, i);
