@@ -2,7 +2,8 @@
  * wrappers and the process-wide TDX worker thread. Requests are queued to one lazily started thread;
  * callers wait up to timeout_ms (MK_ETIMEDOUT: the job stays referenced by the worker, which discards
  * its late result), refuse with MK_EBUSY on a network loop thread, and mk_tdx_provider_free drops the
- * provider's queued jobs and waits for its running one. Availability is probed once and cached. */
+ * provider's queued jobs and waits for its running one. Availability is probed once and cached. A forked
+ * child starts a worker of its own. */
 #include "tee/tdx/provider.h"
 
 #include "core/error.h"
@@ -41,6 +42,7 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t work, done; /* done: monotonic clock, broadcast when any job ends */
     job_t *head, *tail;
+    job_t *running; /* the job the worker is executing, or NULL */
     bool started;
 } W = {.once = PTHREAD_ONCE_INIT, .mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -49,13 +51,32 @@ static _Thread_local bool tls_forced_loop;
 bool mk_tdx_on_loop_thread(void) { return tls_forced_loop || mk_loop_current_is_any(); }
 void mk_tdx_test_force_loop_thread(bool on) { tls_forced_loop = on; }
 
-static void w_init(void) {
+static void w_conds_init(void) {
     pthread_condattr_t a;
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
     pthread_cond_init(&W.done, &a);
     pthread_condattr_destroy(&a);
     pthread_cond_init(&W.work, NULL);
+}
+
+/* fork(): the child has no worker thread and no waiting callers; it starts afresh, and the providers'
+ * requests that were queued or running in the parent no longer count (their jobs are leaked, not freed:
+ * another thread of the parent owned them). */
+static void w_prepare(void) { pthread_mutex_lock(&W.mu); }
+static void w_parent(void) { pthread_mutex_unlock(&W.mu); }
+static void w_child(void) {
+    for (job_t *j = W.head; j; j = j->next) j->p->pending--;
+    if (W.running) W.running->p->pending--;
+    W.head = W.tail = W.running = NULL;
+    W.started = false;
+    w_conds_init(); /* parent waiters' state is meaningless here */
+    pthread_mutex_unlock(&W.mu); /* locked by w_prepare in the thread that forked, which is this one */
+}
+
+static void w_init(void) {
+    w_conds_init();
+    pthread_atfork(w_prepare, w_parent, w_child);
 }
 
 /* W.mu held. Drops one reference; the last frees the job and a result nobody will read. */
@@ -96,6 +117,7 @@ static void *worker_main(void *arg) {
         W.head = j->next;
         if (!W.head) W.tail = NULL;
         j->next = NULL;
+        W.running = j;
         mk_tdx_provider_t *p = j->p; /* stays alive: free waits for pending == 0 */
         pthread_mutex_unlock(&W.mu);
         mk_buf_t out = MK_BUF_INIT;
@@ -103,6 +125,7 @@ static void *worker_main(void *arg) {
         int rc = p->ops->quote(p->ctx, j->rd, &out, &err);
         if (rc == MK_OK) rc = mk_tdx_provider_check_quote(out.ptr, out.len, j->rd, &err);
         pthread_mutex_lock(&W.mu);
+        W.running = NULL;
         j->out = out;
         j->err = err;
         job_finish(j, rc);

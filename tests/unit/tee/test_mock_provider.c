@@ -3,7 +3,8 @@
  * and cached), a slow fake provider times out (MK_ETIMEDOUT) and its late result is discarded safely
  * while the next request gets its own quote, bad provider output is refused (MK_EPROTO) and provider
  * errors pass through, freeing a provider waits for its running request and ends its queued ones
- * (MK_ETERMINATED), and blocking calls refuse a network loop thread (MK_EBUSY, availability false). */
+ * (MK_ETERMINATED), blocking calls refuse a network loop thread (MK_EBUSY, availability false), and a
+ * forked child quotes with a worker of its own. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,7 +27,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static mk_tdx_mock_t *mock_of(uint8_t seed) {
     mk_tdx_mock_config_t c = {0};
@@ -277,8 +280,35 @@ static void test_loop_thread(void **state) {
     mk_tdx_mock_free(m);
 }
 
+static void test_fork(void **state) {
+    (void)state;
+#ifdef __SANITIZE_THREAD__
+    skip(); /* TSan cannot start threads in a child forked from a multi-threaded process */
+#endif
+    mk_tdx_mock_t *m = mock_of(7);
+    mk_tdx_provider_t *p = mk_tdx_mock_provider(m);
+    uint8_t rd[64] = {7};
+    mk_buf_t q = MK_BUF_INIT;
+    assert_int_equal(mk_tdx_provider_quote(p, rd, mkt_ms(5000), &q, NULL), MK_OK); /* the worker runs */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* the child gets a worker of its own */
+        mk_buf_t cq = MK_BUF_INIT;
+        int rc = mk_tdx_provider_quote(p, rd, 5000, &cq, NULL);
+        mk_tdx_provider_free(p);
+        _exit(rc == MK_OK && cq.len == q.len ? 0 : 1);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    mk_buf_free(&q);
+    mk_tdx_provider_free(p);
+    mk_tdx_mock_free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fork),
         cmocka_unit_test(test_mock_provider),      cmocka_unit_test(test_available_cached),
         cmocka_unit_test(test_bad_output),         cmocka_unit_test(test_timeout_and_late_result),
         cmocka_unit_test(test_free_while_running), cmocka_unit_test(test_loop_thread),
