@@ -280,9 +280,17 @@ static void test_loop_thread(void **state) {
     mk_tdx_mock_free(m);
 }
 
+#if defined(__SANITIZE_THREAD__)
+#define MKT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MKT_TSAN 1
+#endif
+#endif
+
 static void test_fork(void **state) {
     (void)state;
-#ifdef __SANITIZE_THREAD__
+#ifdef MKT_TSAN
     skip(); /* TSan cannot start threads in a child forked from a multi-threaded process */
 #endif
     mk_tdx_mock_t *m = mock_of(7);
