@@ -10,6 +10,7 @@
 #include "net/net.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <signal.h>
@@ -124,6 +125,7 @@ static void *worker_main(void *arg) {
         mk_error_t err = {0};
         int rc = p->ops->quote(p->ctx, j->rd, &out, &err);
         if (rc == MK_OK) rc = mk_tdx_provider_check_quote(out.ptr, out.len, j->rd, &err);
+        OPENSSL_thread_stop(); /* the idle worker keeps no OpenSSL per-thread state (error queue, …) */
         pthread_mutex_lock(&W.mu);
         W.running = NULL;
         j->out = out;
