@@ -1,7 +1,7 @@
 /* tee/tdx/mock_certs.c — the mock's test PCK chain (spec 60 §8): `CN=libmosaik TDX Mock Root CA` →
  * `CN=libmosaik Mock PCK Platform CA` → leaf `CN=libmosaik Mock PCK Certificate` carrying an Intel SGX
  * extension (OID 1.2.840.113741.1.13.1, structured like Intel's: PPID, TCB with 16 component SVNs,
- * PCESVN and CPUSVN, PCE-ID, FMSPC, SGX type), plus `CN=libmosaik Mock TCB Signing` under the root for
+ * PCESVN and CPUSVN, PCE-ID, FMSPC, SGX type, platform instance id, configuration), plus `CN=libmosaik Mock TCB Signing` under the root for
  * collateral. Extensions as Intel's (AKI, SKI, critical key usage and basic constraints), valid
  * 2020-01-01 to 2099-12-31, ECDSA-SHA256 with deterministic signatures: same seed, same DER. */
 #include "tee/tdx/mock_int.h"
@@ -54,8 +54,8 @@ static int sgx_int(mk_buf_t *b, const uint8_t *sub, size_t nsub, unsigned v) {
 }
 
 static int sgx_extension(const uint8_t seed[32], mk_buf_t *out) {
-    mk_buf_t items = MK_BUF_INIT, tcb = MK_BUF_INIT;
-    uint8_t ppid[16], one = 1, zero = 0;
+    mk_buf_t items = MK_BUF_INIT, tcb = MK_BUF_INIT, conf = MK_BUF_INIT;
+    uint8_t ppid[16], one = 1;
     mk_mock_derive(seed, "libmosaik.tdx.mock.ppid", ppid, sizeof ppid);
     int rc = sgx_item(&items, &one, 1, 0x04, ppid, sizeof ppid);
     for (uint8_t i = 1; rc == MK_OK && i <= 16; i++) rc = sgx_int(&tcb, (const uint8_t[]){2, i}, 2, mk_mock_cpusvn[i - 1]);
@@ -64,10 +64,17 @@ static int sgx_extension(const uint8_t seed[32], mk_buf_t *out) {
     if (rc == MK_OK) rc = sgx_item(&items, (const uint8_t[]){2}, 1, 0x30, tcb.ptr, tcb.len);
     if (rc == MK_OK) rc = sgx_item(&items, (const uint8_t[]){3}, 1, 0x04, mk_mock_pceid, 2);
     if (rc == MK_OK) rc = sgx_item(&items, (const uint8_t[]){4}, 1, 0x04, mk_mock_fmspc, 6);
-    if (rc == MK_OK) rc = sgx_item(&items, (const uint8_t[]){5}, 1, 0x0A, &zero, 1); /* SGX type: Standard */
+    if (rc == MK_OK) rc = sgx_item(&items, (const uint8_t[]){5}, 1, 0x0A, &one, 1); /* SGX type: Scalable */
+    uint8_t instance[16], yes = 0xFF;
+    mk_mock_derive(seed, "libmosaik.tdx.mock.platform-instance", instance, sizeof instance);
+    if (rc == MK_OK) rc = sgx_item(&items, (const uint8_t[]){6}, 1, 0x04, instance, sizeof instance);
+    /* .7 Configuration: dynamicPlatform, cachedKeys, SMTEnabled, all TRUE as in Intel's leaf */
+    for (uint8_t i = 1; rc == MK_OK && i <= 3; i++) rc = sgx_item(&conf, (const uint8_t[]){7, i}, 2, 0x01, &yes, 1);
+    if (rc == MK_OK) rc = sgx_item(&items, (const uint8_t[]){7}, 1, 0x30, conf.ptr, conf.len);
     if (rc == MK_OK) rc = der_put(out, 0x30, items.ptr, items.len);
     mk_buf_free(&items);
     mk_buf_free(&tcb);
+    mk_buf_free(&conf);
     return rc;
 }
 
