@@ -135,12 +135,15 @@ typedef struct mk_tdx_report {
     mk_tcb_status_t tcb;   /* MK_TCB_UNKNOWN without collateral */
     bool collateral_used;
     int64_t valid_until_s; /* min of chain notAfter and, with collateral, every nextUpdate */
-    char advisories[512];  /* comma-separated advisory ids */
+    char advisories[512];  /* comma-separated advisory ids, no duplicates (whole ids dropped when full) */
 } mk_tdx_report_t;
 
 /* Verifies a raw quote: steps 2–8 of §6.2 (parse, vendor, quote and QE signatures, QE binding, PCK
  * chain, collateral) at now_s. MK_OK when genuine; else MK_EPROTO / MK_ENOTSUP / MK_EBADSIG / MK_EDENIED
- * with *failed = the failing step and msg naming the cause. t NULL = default trust. Any thread. */
+ * (MK_ENOMEM when out of memory) with *failed = the failing step and msg naming the cause. A PEM
+ * certificate that does not decode is a PARSE failure; every certificate of the quote must belong to the
+ * verified chain. rep, failed and e may be NULL; rep is filled on failure too (what was learnt so far).
+ * t NULL = default trust. Any thread. */
 int mk_tdx_quote_verify(const uint8_t *q, size_t len, const mk_tdx_trust_t *t, int64_t now_s,
                         mk_tdx_report_t *rep, mk_tdx_check_t *failed, mk_error_t *e);
 /* As mk_tdx_quote_verify, also giving the ticket reason the failure maps to (§6.2, §6.3: PARSE gives

@@ -84,8 +84,8 @@ static int header(ctx_t *c, json_t *o, const char *id, int64_t version, int64_t 
         return TDX_ERR(c->e, MK_EPROTO, "collateral: %s: id is not %s", c->what, id);
     }
     if (!get_int(o, "version", INT32_MAX, &v) || v != version) {
-        *c->reason = MK_TICKET_UNSUPPORTED;
-        return TDX_ERR(c->e, MK_ENOTSUP, "collateral: %s: version is not %lld", c->what, (long long)version);
+        *c->reason = MK_TICKET_MALFORMED; /* §6.3: collateral failures are one of five reasons */
+        return TDX_ERR(c->e, MK_EPROTO, "collateral: %s: version is not %lld", c->what, (long long)version);
     }
     if (!mk_tdx_parse_date(json_string_value(json_object_get(o, "issueDate")), &iss)) return malformed(c, "issueDate");
     if (!mk_tdx_parse_date(json_string_value(json_object_get(o, "nextUpdate")), &nu)) return malformed(c, "nextUpdate");

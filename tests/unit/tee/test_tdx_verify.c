@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 
 static const char *const QUOTES[] = {"tdx_quote_v4_a.bin", "quote_pck_1.bin", "quote_v4_b.bin"};
 static char *collateral;
@@ -495,12 +496,54 @@ static void tampered_collateral(void **state) {
     free(cut);
 }
 
+/* Verifications on two threads while a third swaps the collateral in and out: each verdict is one of
+ * the two consistent outcomes (with or without collateral), never a mix. */
+typedef struct swap_ctx {
+    mk_tdx_trust_t *t;
+    const uint8_t *q;
+    size_t n;
+    int with, without;
+} swap_ctx_t;
+
+static void *verifier(void *arg) {
+    swap_ctx_t *c = arg;
+    for (int i = 0; i < 40; i++) {
+        mk_tdx_report_t rep;
+        mk_tdx_check_t chk;
+        if (mk_tdx_quote_verify(c->q, c->n, c->t, TDX_NOW, &rep, &chk, NULL) != MK_OK) abort();
+        if (rep.collateral_used && rep.tcb == MK_TCB_UP_TO_DATE && rep.valid_until_s == 1752919235)
+            c->with++;
+        else if (!rep.collateral_used && rep.tcb == MK_TCB_UNKNOWN && rep.valid_until_s == 1959722751)
+            c->without++;
+        else
+            abort();
+    }
+    return NULL;
+}
+
+static void concurrent_swap(void **state) {
+    (void)state;
+    size_t n;
+    uint8_t *q = (uint8_t *)tdx_read("tdx_quote_v4_a.bin", &n);
+    mk_tdx_trust_t *t = mk_tdx_trust_new(NULL, NULL);
+    swap_ctx_t a = {t, q, n, 0, 0}, b = a;
+    pthread_t ta, tb;
+    assert_int_equal(pthread_create(&ta, NULL, verifier, &a), 0);
+    assert_int_equal(pthread_create(&tb, NULL, verifier, &b), 0);
+    for (int i = 0; i < 30; i++) assert_int_equal(mk_tdx_trust_set_collateral(t, i % 2 ? NULL : collateral, NULL), MK_OK);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.with + a.without + b.with + b.without, 80);
+    mk_tdx_trust_free(t);
+    free(q);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(builtin_root),     cmocka_unit_test(names),          cmocka_unit_test(genuine_without_collateral),
         cmocka_unit_test(with_collateral),  cmocka_unit_test(byte_flips),     cmocka_unit_test(pem_flips),
         cmocka_unit_test(another_root),     cmocka_unit_test(policy_settings), cmocka_unit_test(collateral_swap),
-        cmocka_unit_test(tampered_collateral),
+        cmocka_unit_test(tampered_collateral), cmocka_unit_test(concurrent_swap),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
