@@ -155,8 +155,14 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg) {
     (void)what;
 }
 
+/* True on every network's loop thread (set once when the thread starts). */
+static _Thread_local bool tls_on_loop;
+
+bool mk_loop_current_is_any(void) { return tls_on_loop; }
+
 static void *loop_main(void *arg) {
     mk_network_t *n = arg;
+    tls_on_loop = true;
     sigset_t all;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);

@@ -26,6 +26,8 @@ typedef void (*mk_loop_fn)(mk_network_t *n, void *arg);
 int mk_loop_post(mk_network_t *n, mk_loop_fn fn, void *arg, void (*dispose)(void *arg));
 /* Posts and waits ≤ timeout_ms for fn to have run. MK_EDEADLK on the loop thread, MK_ETIMEDOUT. */
 int mk_loop_call(mk_network_t *n, mk_loop_fn fn, void *arg, int timeout_ms, mk_error_t *e);
+/* True when the calling thread is the loop thread of any network (blocking calls refuse to run there). */
+bool mk_loop_current_is_any(void);
 
 /* ---- loop-thread link interface (link.c) ---- */
 typedef struct mk_link_ops {
