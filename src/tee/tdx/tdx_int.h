@@ -103,4 +103,20 @@ int mk_tdx_chain_verify(X509 *root, STACK_OF(X509) *certs, size_t want_len, int6
 /* Hex of exactly 2n digits into out[n]. */
 bool mk_tdx_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t n);
 
+/* ---- tickets (ticket.c) ---- */
+
+enum { MK_TDX_DEC_PARSE = 1u, MK_TDX_DEC_BINDING = 2u }; /* decode flags; BINDING needs PARSE */
+/* Decodes a ticket (zstd + codec, §4) and, per flags, parses its quote and checks the REPORTDATA
+ * binding. mk_tdx_ticket_decode = both flags. The validator decodes with neither so that the quote's
+ * structure fails at PARSE and the binding at REPORT_DATA, as §6.2 orders them. MK_EPROTO naming the cause. */
+int mk_tdx_ticket_decode_ex(const uint8_t *data, size_t len, unsigned flags, mk_tdx_ticket_t **out, mk_error_t *e);
+/* Parses the ticket's quote bytes into its quote (after a decode without MK_TDX_DEC_PARSE). */
+int mk_tdx_ticket_parse_quote(mk_tdx_ticket_t *t, mk_error_t *e);
+/* The raw quote bytes of a decoded ticket. */
+const uint8_t *mk_tdx_ticket_quote_bytes(const mk_tdx_ticket_t *t, size_t *len);
+/* True when expires is MK_EXPIRES_NEVER or whole seconds in (0, INT64_MAX / 1000]. */
+bool mk_tdx_expires_ok(int64_t expires);
+/* ⌊ms / 1000⌋ for any int64. */
+static inline int64_t mk_tdx_floor_s(int64_t ms) { return ms / 1000 - (ms % 1000 < 0); }
+
 #endif
