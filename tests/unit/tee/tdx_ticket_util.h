@@ -5,7 +5,10 @@
 #ifndef MKT_TDX_TICKET_UTIL_H
 #define MKT_TDX_TICKET_UTIL_H
 
+#include "core/codec.h"
 #include "mosaik/tdx.h"
+
+#include <zstd.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +95,32 @@ static inline void t_frame(mk_buf_t *out, const uint8_t *content, size_t n, uint
         assert_int_equal(mk_buf_append(out, content + off, b), MK_OK);
         off += b;
     } while (off < n);
+}
+
+/* Re-encodes a codec content with zstd level 3. */
+static inline void zpack(const mk_buf_t *raw, mk_buf_t *z) {
+    z->cap = ZSTD_compressBound(raw->len);
+    z->ptr = malloc(z->cap);
+    z->len = ZSTD_compress(z->ptr, ZSTD_compressBound(raw->len), raw->ptr, raw->len, 3);
+    assert_false(ZSTD_isError(z->len));
+}
+
+/* The codec content for x with quote q, tag and At value chosen freely, then extra bytes. */
+static inline void encode(const mk_buf_t *q, const mk_tdx_extra_t *x, uint32_t tag, int64_t at, size_t extra, mk_buf_t *z) {
+    mk_enc_t enc;
+    mk_enc_init(&enc, 0);
+    mk_enc_bytes(&enc, q->ptr, q->len);
+    mk_enc_id(&enc, &x->peer_id);
+    mk_enc_id(&enc, &x->network_id);
+    mk_enc_svar(&enc, x->started_at_s);
+    mk_enc_svar(&enc, x->quoted_at_s);
+    mk_enc_tag(&enc, tag);
+    if (tag >= 1) mk_enc_svar(&enc, at);
+    for (size_t i = 0; i < extra; i++) mk_enc_u8(&enc, 0);
+    mk_buf_t raw = MK_BUF_INIT;
+    assert_int_equal(mk_enc_finish(&enc, &raw), MK_OK);
+    zpack(&raw, z);
+    mk_buf_free(&raw);
 }
 
 #endif

@@ -9,7 +9,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "core/codec.h"
 #include "unit/tee/tdx_ticket_util.h"
 
 #include <zstd.h>
@@ -244,32 +243,6 @@ static void zstd_limits(void **state) {
     }
     assert_int_equal(decode_msg(&f, "zstd"), MK_EPROTO);
     mk_buf_free(&f);
-    mk_buf_free(&raw);
-}
-
-/* Re-encodes a codec content with zstd level 3. */
-static void zpack(const mk_buf_t *raw, mk_buf_t *z) {
-    z->cap = ZSTD_compressBound(raw->len);
-    z->ptr = malloc(z->cap);
-    z->len = ZSTD_compress(z->ptr, ZSTD_compressBound(raw->len), raw->ptr, raw->len, 3);
-    assert_false(ZSTD_isError(z->len));
-}
-
-/* The codec content for x with quote q, tag and At value chosen freely, then extra bytes. */
-static void encode(const mk_buf_t *q, const mk_tdx_extra_t *x, uint32_t tag, int64_t at, size_t extra, mk_buf_t *z) {
-    mk_enc_t enc;
-    mk_enc_init(&enc, 0);
-    mk_enc_bytes(&enc, q->ptr, q->len);
-    mk_enc_id(&enc, &x->peer_id);
-    mk_enc_id(&enc, &x->network_id);
-    mk_enc_svar(&enc, x->started_at_s);
-    mk_enc_svar(&enc, x->quoted_at_s);
-    mk_enc_tag(&enc, tag);
-    if (tag >= 1) mk_enc_svar(&enc, at);
-    for (size_t i = 0; i < extra; i++) mk_enc_u8(&enc, 0);
-    mk_buf_t raw = MK_BUF_INIT;
-    assert_int_equal(mk_enc_finish(&enc, &raw), MK_OK);
-    zpack(&raw, z);
     mk_buf_free(&raw);
 }
 
