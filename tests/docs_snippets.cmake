@@ -4,7 +4,7 @@
 # no waiting for signals). Included from tests/CMakeLists.txt.
 file(GLOB MK_DOC_PAGES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/docs/*.md)
 if(NOT MK_WITH_TDX)
-  list(FILTER MK_DOC_PAGES EXCLUDE REGEX "/docs/tdx[^/]*\\.md$")
+  list(FILTER MK_DOC_PAGES EXCLUDE REGEX "/docs/(tdx|tee)[^/]*\\.md$")
 endif()
 set(MK_DOC_OUT ${CMAKE_CURRENT_BINARY_DIR}/docs)
 file(REMOVE_RECURSE ${MK_DOC_OUT})
