@@ -525,7 +525,6 @@ static void require_own_and_def(void **state) {
     mk_tdx_validator_t *loc = mk_tdx_validator_from_local(p, 10000, &e);
     assert_non_null(loc);
     mk_tdx_criteria_t all = MK_TDX_CRITERIA_ANY;
-    for (int r = 0; r < 5; r++) all = (mk_tdx_criteria_t){.required = all.required, .value = {all.value[0], all.value[1], all.value[2], all.value[3], all.value[4]}};
     mk_measurements_t m;
     memset(m.mrtd.b, 0x11, 48);
     for (int r = 0; r < 4; r++) memset(m.rtmr[r].b, 0x20 + r, 48);
