@@ -18,6 +18,7 @@ extern "C" {
 #endif
 
 typedef struct mk_network mk_network_t;
+typedef struct mk_tdx_provider mk_tdx_provider_t;  /* mosaik/tdx.h */
 typedef struct mk_link mk_link_t;
 typedef struct mk_listener mk_listener_t;
 
@@ -46,6 +47,8 @@ typedef struct mk_network_config {
     mk_discovery_config_t discovery;    /* zero fields = defaults (mosaik/config.h) */
     mk_streams_config_t streams;        /* zero fields = defaults (mosaik/config.h) */
     mk_groups_config_t groups;          /* zero fields = defaults (mosaik/config.h) */
+    mk_tdx_provider_t *tdx_provider;    /* TDX quotes (mosaik/tdx.h); NULL = configfs-tsm, made on first use;
+                                         * borrowed: free it after the network */
 } mk_network_config_t;
 
 #define MK_KEEPALIVE_OFF UINT32_MAX

@@ -81,7 +81,7 @@ void mk_net_on_addrs_changed(mk_network_t *n, mk_addrs_fn fn, void *ctx);
  * The public mk_network_new (src/node) builds a network in three steps: mk_net_new (validate, bind,
  * no thread yet), the subsystems' install functions (on the caller's thread, which owns the network
  * until the loop starts: they may register ALPNs and create loop events), then mk_net_start. */
-typedef enum { MK_SUBSYS_DISCOVERY = 0, MK_SUBSYS_STREAMS, MK_SUBSYS_GROUPS, MK_SUBSYS_COUNT } mk_subsys_id_t;
+typedef enum { MK_SUBSYS_DISCOVERY = 0, MK_SUBSYS_STREAMS, MK_SUBSYS_GROUPS, MK_SUBSYS_TDX, MK_SUBSYS_COUNT } mk_subsys_id_t;
 typedef struct mk_subsystem {
     void *state;                                  /* the subsystem's object; NULL = not installed */
     void (*start)(mk_network_t *n, void *state);  /* loop: first command after the loop starts */

@@ -275,3 +275,5 @@ void mk_tdx_provider_free(mk_tdx_provider_t *p) {
     if (p->ops->destroy) p->ops->destroy(p->ctx);
     free(p);
 }
+
+const char *mk_tdx_provider_name(const mk_tdx_provider_t *p) { return p && p->ops->name ? p->ops->name : "?"; }

@@ -26,6 +26,9 @@ bool mk_tdx_on_loop_thread(void);
 /* Test hook: makes mk_tdx_on_loop_thread return true on the calling thread (false restores). */
 void mk_tdx_test_force_loop_thread(bool on);
 
+/* The provider's name ("configfs", "mock", …). */
+const char *mk_tdx_provider_name(const mk_tdx_provider_t *p);
+
 /* Requests of p queued or running (tests). */
 int mk_tdx_provider_pending(mk_tdx_provider_t *p);
 
