@@ -187,11 +187,7 @@ static int install_now(mk_tdx_net_t *t, uint64_t lifetime_s, int timeout_ms, int
 static void wait_until(mk_tdx_net_t *t, int64_t unix_ms) {  /* under mu; returns early on stop or signal */
     int64_t delta = unix_ms - mk_unix_ms();
     if (delta <= 0) return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += delta / 1000;
-    ts.tv_nsec += (delta % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+    struct timespec ts = mk_deadline_ts(delta > INT32_MAX ? INT32_MAX : (int)delta);  /* CLOCK_MONOTONIC, as cv */
     pthread_cond_timedwait(&t->cv, &t->mu, &ts);
 }
 

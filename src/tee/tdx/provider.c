@@ -7,6 +7,7 @@
 #include "tee/tdx/provider.h"
 
 #include "core/error.h"
+#include "core/time.h"
 #include "net/net.h"
 
 #include <errno.h>
@@ -158,18 +159,6 @@ mk_tdx_provider_t *mk_tdx_provider_new(const mk_tdx_provider_ops_t *ops, void *c
     return p;
 }
 
-static struct timespec deadline_after(int timeout_ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += timeout_ms / 1000;
-    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 int mk_tdx_provider_quote(mk_tdx_provider_t *p, const uint8_t rd[64], int timeout_ms, mk_buf_t *q, mk_error_t *e) {
     if (!p || !rd || !q) return MK_ERR(e, MK_EINVAL, "provider, report data and output are required");
     if (mk_tdx_on_loop_thread()) return MK_ERR(e, MK_EBUSY, "a quote cannot be waited for on a network loop thread");
@@ -191,7 +180,7 @@ int mk_tdx_provider_quote(mk_tdx_provider_t *p, const uint8_t rd[64], int timeou
     else W.head = j;
     W.tail = j;
     pthread_cond_signal(&W.work);
-    struct timespec dl = deadline_after(timeout_ms < 0 ? 0 : timeout_ms);
+    struct timespec dl = mk_deadline_ts(timeout_ms < 0 ? 0 : timeout_ms);
     while (!j->done) {
         if (timeout_ms < 0) pthread_cond_wait(&W.done, &W.mu);
         else if (pthread_cond_timedwait(&W.done, &W.mu, &dl) == ETIMEDOUT) break;

@@ -16,8 +16,6 @@
 
 #include <stdio.h>
 
-#ifdef MK_WITH_TDX
-
 #include "support/mkt.h"
 #include "tee/tdx/configfs.h"
 
@@ -359,9 +357,3 @@ int main(void) {
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
-#else
-int main(void) {
-    puts("TDX is disabled in this build (MK_WITH_TDX=OFF)");
-    return 0;
-}
-#endif

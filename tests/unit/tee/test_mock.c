@@ -10,10 +10,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <stdio.h>
-
-#ifdef MK_WITH_TDX
-
 #include "mock_check.h"
 
 #include <jansson.h>
@@ -402,9 +398,3 @@ int main(void) {
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
-#else
-int main(void) {
-    puts("TDX is disabled in this build (MK_WITH_TDX=OFF)");
-    return 0;
-}
-#endif

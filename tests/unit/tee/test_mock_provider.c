@@ -15,8 +15,6 @@
 
 #include <stdio.h>
 
-#ifdef MK_WITH_TDX
-
 #include "core/error.h"
 #include "core/time.h"
 #include "net/net.h"
@@ -330,9 +328,3 @@ int main(void) {
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
-#else
-int main(void) {
-    puts("TDX is disabled in this build (MK_WITH_TDX=OFF)");
-    return 0;
-}
-#endif

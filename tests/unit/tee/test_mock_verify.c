@@ -15,8 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifdef MK_WITH_TDX
-
 #define NOW 1751328000LL /* 2025-07-01 */
 #define DAY 86400LL
 
@@ -236,9 +234,3 @@ int main(void) {
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
 
-#else
-int main(void) {
-    puts("TDX is disabled in this build (MK_WITH_TDX=OFF)");
-    return 0;
-}
-#endif
