@@ -56,6 +56,7 @@ typedef struct speer {
 typedef struct offer {
     size_t peer;                  /* index in peers */
     bool live;                    /* false: dropped for this anchor (gone, timeout, bad data) */
+    bool bad;                     /* dropped for a wrong answer: a new offer does not revive it */
 } offer_t;
 
 typedef struct cand {
@@ -280,8 +281,9 @@ static void choose(mk_snapfetch_t *s, size_t c) {
     todo_add(s, 0, n);  /* todo is empty: room is reserved */
 }
 
-/* The peer's offer of candidate c is dropped for the session; its request on c (if any) goes back. */
-static void drop_offer(mk_snapfetch_t *s, size_t c, size_t peer) {
+/* The peer's offer of candidate c is dropped; its request on c (if any) goes back. A timeout or "gone"
+ * can be undone by the peer offering the anchor again; a wrong answer (bad) lasts for the session. */
+static void drop_offer(mk_snapfetch_t *s, size_t c, size_t peer, bool bad) {
     speer_t *p = &s->peers.v[peer];
     if (p->busy && p->req_cand == c) {
         p->busy = false;
@@ -292,6 +294,7 @@ static void drop_offer(mk_snapfetch_t *s, size_t c, size_t peer) {
         o->live = false;
         s->ndropped++;
     }
+    if (o && bad) o->bad = true;
 }
 
 /* Releases the held chunks that continue the items, in order. */
@@ -444,7 +447,8 @@ static void on_offer(mk_snapfetch_t *s, const mk_peer_id_t *from, const mk_gsync
     cand_t *c = &s->cands.v[ci];
     offer_t *o = find_offer(c, pi);
     if (o) {
-        if (!o->live) s->nignored++;  /* dropped for this anchor: stays dropped */
+        if (!o->live && o->bad) s->nignored++;  /* answered wrongly for this anchor: stays dropped */
+        else if (!o->live) o->live = true;      /* timed out or gone, offered again: back in */
         return;
     }
     if (!vec_room(&c->offers, sizeof *c->offers.v, 1)) return;
@@ -480,14 +484,14 @@ static void on_data(mk_snapfetch_t *s, size_t ci, const mk_peer_id_t *from, cons
     bool current = current_req(s, p);
     if (m->fetch_data_resp.gone) {
         if (current) todo_add(s, a, b);
-        drop_offer(s, ci, pi);
+        drop_offer(s, ci, pi, false);
         return;
     }
     if (!current) return;  /* an answer about an anchor given up since: the peer is idle again */
     size_t n = m->fetch_data_resp.nitems;
     if (n == 0 || n > b - a) {  /* more than asked for: not a correct provider */
         todo_add(s, a, b);
-        drop_offer(s, ci, pi);
+        drop_offer(s, ci, pi, true);
         return;
     }
     mk_bytes_t *items = copy_items(m->fetch_data_resp.items, n);
@@ -557,7 +561,7 @@ void mk_snapfetch_tick(mk_snapfetch_t *s, int64_t now) {
     if (s->done) return;
     for (size_t i = 0; i < s->peers.n; i++) {
         speer_t *p = &s->peers.v[i];
-        if (p->busy && now - p->req_at >= s->fetch_timeout) drop_offer(s, p->req_cand, i);
+        if (p->busy && now - p->req_at >= s->fetch_timeout) drop_offer(s, p->req_cand, i, false);
     }
     if (!s->chosen && !s->req_due && now - s->req_at >= s->req_timeout && best(s) == NONE) request(s);
 }
