@@ -23,6 +23,19 @@ static int malformed(ctx_t *c, const char *field) {
     return TDX_ERR(c->e, MK_EPROTO, "collateral: %s: %s missing or malformed", c->what, field);
 }
 
+/* The object's "tcbLevels" array (1..MAX_LEVELS elements) and a zeroed array of n elements of `size`
+ * for what is read from them (free it). */
+static int levels_of(ctx_t *c, json_t *root, size_t size, json_t **levels, void **out, size_t *n) {
+    *levels = json_object_get(root, "tcbLevels");
+    *n = json_array_size(*levels);
+    if (!json_is_array(*levels) || *n == 0 || *n > MAX_LEVELS) return malformed(c, "tcbLevels");
+    if (!(*out = calloc(*n, size))) {
+        *c->reason = MK_TICKET_INTERNAL;
+        return TDX_ERR(c->e, MK_ENOMEM, "out of memory");
+    }
+    return MK_OK;
+}
+
 static bool get_int(json_t *o, const char *k, int64_t max, int64_t *out) {
     json_t *v = json_object_get(o, k);
     if (!json_is_integer(v)) return false;
@@ -211,18 +224,11 @@ int mk_tdx_tcb_match(const char *tcb_info, size_t len, const mk_tdx_quote_t *q, 
         goto out;
     }
     /* 5. platform level */
-    json_t *levels = json_object_get(root, "tcbLevels");
-    size_t n = json_array_size(levels);
-    if (!json_is_array(levels) || n == 0 || n > MAX_LEVELS) {
-        rc = malformed(&c, "tcbLevels");
-        goto out;
-    }
-    lv = calloc(n, sizeof *lv);
-    if (!lv) {
-        *reason = MK_TICKET_INTERNAL;
-        rc = TDX_ERR(e, MK_ENOMEM, "out of memory");
-        goto out;
-    }
+    json_t *levels;
+    size_t n;
+    void *mem = NULL;
+    if ((rc = levels_of(&c, root, sizeof *lv, &levels, &mem, &n)) != MK_OK) goto out;
+    lv = mem;
     for (size_t i = 0; i < n; i++) {
         json_t *l = json_array_get(levels, i), *tcb = json_object_get(l, "tcb");
         if (!components(tcb, "sgxtcbcomponents", lv[i].sgx) || !components(tcb, "tdxtcbcomponents", lv[i].tdx) ||
@@ -330,18 +336,11 @@ int mk_tdx_qe_match(const char *qe_identity, size_t len, const mk_tdx_quote_t *q
         rc = policy(&c, "the QE is a debug enclave");
         goto out;
     }
-    json_t *levels = json_object_get(root, "tcbLevels");
-    size_t n = json_array_size(levels);
-    if (!json_is_array(levels) || n == 0 || n > MAX_LEVELS) {
-        rc = malformed(&c, "tcbLevels");
-        goto out;
-    }
-    lv = calloc(n, sizeof *lv);
-    if (!lv) {
-        *reason = MK_TICKET_INTERNAL;
-        rc = TDX_ERR(e, MK_ENOMEM, "out of memory");
-        goto out;
-    }
+    json_t *levels;
+    size_t n;
+    void *mem = NULL;
+    if ((rc = levels_of(&c, root, sizeof *lv, &levels, &mem, &n)) != MK_OK) goto out;
+    lv = mem;
     for (size_t i = 0; i < n; i++) {
         json_t *l = json_array_get(levels, i);
         mk_tcb_status_t dummy;

@@ -1799,6 +1799,14 @@ static int snapshot_follower(size_t buffer_max) {
     return n;
 }
 
+/* The driver installed the machine state of a snapshot at `anchor` (configuration of entry 1). */
+static void install_snapshot(int n, int64_t now, mk_cursor_t anchor) {
+    mk_raft_body_t cfg = config_at(n, 1);
+    mk_error_t e;
+    assert_int_equal(mk_raft_install_snapshot(nodes[n].r, now, anchor, &cfg, 1, true, &e), MK_OK);
+    nodes[n].applied = anchor.index;
+}
+
 static void a_syncing_follower_buffers_live_entries_and_takes_them_after_its_snapshot(void **state) {
     (void)state;
     int n = snapshot_follower(0);
@@ -1816,10 +1824,7 @@ static void a_syncing_follower_buffers_live_entries_and_takes_them_after_its_sna
     assert_int_equal(status(n).last.index, 2);  /* nothing written meanwhile */
     caps_clear();
     /* the snapshot at 52 arrives: the buffered 53..55 follow it and the leader learns match 55 */
-    mk_raft_body_t cfg = config_at(n, 1);
-    mk_error_t e;
-    assert_int_equal(mk_raft_install_snapshot(nodes[n].r, 120, C(1, 52), &cfg, 1, true, &e), MK_OK);
-    nodes[n].applied = 52;  /* the driver installed the machine state */
+    install_snapshot(n, 120, C(1, 52));
     pump(120);
     mk_raft_status_t st = status(n);
     assert_false(st.snapshotting);
@@ -1844,10 +1849,7 @@ static void a_buffer_over_its_limit_is_dropped_and_the_leader_resumes_after_the_
     append_from(n, 115, G1, 1, C(1, 57), 60, two, 2);  /* 58, 59 kept: not contiguous with the snapshot */
     assert_int_equal(nodes[n].r->sbuf.n, 2);
     caps_clear();
-    mk_raft_body_t cfg = config_at(n, 1);
-    mk_error_t e;
-    assert_int_equal(mk_raft_install_snapshot(nodes[n].r, 120, C(1, 52), &cfg, 1, true, &e), MK_OK);
-    nodes[n].applied = 52;  /* the driver installed the machine state */
+    install_snapshot(n, 120, C(1, 52));
     pump(120);
     /* the answer names the snapshot's anchor (verified), never an unverified tail */
     const cap_t *c = last_cap(MK_RAFT_APPEND_RESP, G1);
@@ -1872,12 +1874,9 @@ static void a_syncing_follower_takes_entries_that_follow_its_log(void **state) {
     assert_int_equal(st.commit, 3);
     assert_true(st.snapshotting);  /* the fetch goes on */
     /* a snapshot whose anchor the log holds keeps the entries after it (they were acknowledged) */
-    mk_raft_body_t cfg = config_at(n, 1);
-    mk_error_t e;
     mk_log_entry_t more[] = {e_cmd(1, "d")};
     append_from(n, 210, G1, 1, C(1, 4), 3, more, 1);
-    assert_int_equal(mk_raft_install_snapshot(nodes[n].r, 220, C(1, 4), &cfg, 1, true, &e), MK_OK);
-    nodes[n].applied = 4;
+    install_snapshot(n, 220, C(1, 4));
     st = status(n);
     assert_int_equal(st.commit, 4);
     assert_int_equal(st.last.index, 5);
